@@ -248,7 +248,11 @@ pub struct Cvss {
     #[serde(rename = "V3Vector", default, skip_serializing_if = "String::is_empty")]
     pub v3_vector: String,
     /// CVSS v4.0 vector.
-    #[serde(rename = "V40Vector", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "V40Vector",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub v40_vector: String,
     /// CVSS v2 base score.
     #[serde(rename = "V2Score", default, skip_serializing_if = "is_zero")]
@@ -286,7 +290,11 @@ pub struct VulnerabilityDetail {
     #[serde(rename = "Title", default, skip_serializing_if = "String::is_empty")]
     pub title: String,
     /// Long description.
-    #[serde(rename = "Description", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub description: String,
     /// The vulnerability's own severity name (may be empty).
     #[serde(rename = "Severity", default, skip_serializing_if = "String::is_empty")]
@@ -309,10 +317,18 @@ pub struct VulnerabilityDetail {
     #[serde(rename = "References", default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
     /// First publication (RFC 3339).
-    #[serde(rename = "PublishedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PublishedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub published_date: Option<String>,
     /// Last modification (RFC 3339).
-    #[serde(rename = "LastModifiedDate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LastModifiedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified_date: Option<String>,
 }
 
