@@ -1,17 +1,46 @@
 //! Container image sources and safe layer walking.
 //!
-//! STUB: the API below is the contract; bodies are being written.
-//!
-//! * Sources: a registry reference, an OCI layout directory, a docker-archive tar.
+//! * Sources: a registry reference (through `oci-client`), an OCI layout directory, a
+//!   docker-archive / oci-archive tar.
 //! * Registry auth: anonymous, basic, bearer-token flow, docker `config.json`.
-//! * Layers are streamed (never written to disk), digest-checked, applied in order with
-//!   whiteouts; only the files a caller asks for are kept in memory. Nothing ever touches the
-//!   host filesystem.
+//! * Layers are streamed (never written to disk), digest-checked (blob digest and
+//!   `rootfs.diff_ids`), applied in order with whiteouts; only the files a caller asks for
+//!   are kept in memory. Nothing ever touches the host filesystem: symlinks are resolved
+//!   virtually inside the image root.
+//!
+//! Behaviours worth knowing:
+//! * `ImageMeta::repo_digests` is `<repo>@<digest of the manifest the tag points to>`, as
+//!   Trivy prints it; for a manifest list that is the list digest, not the per-platform one.
+//!   OCI layouts and archives have none.
+//! * Loopback registries use plain http; [`RegistryOptions::insecure`] makes every registry
+//!   plain http.
+//! * Tar entry paths are normalised (leading `/` and `./` stripped); an entry that climbs out
+//!   of the root is an [`ImageError::HostileEntry`] and fails the whole fetch.
 
-use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::StreamExt;
+
+mod auth;
+mod error;
+mod layer;
+mod local;
+mod manifest;
+mod registry;
+mod rootfs;
+mod source;
+mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use error::ImageError;
+pub use rootfs::Rootfs;
+
+/// Layers walked at the same time (download + decompression overlap across layers).
+const LAYER_CONCURRENCY: usize = 3;
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,18 +54,13 @@ pub enum ImageSource {
         /// Tag or `sha256:` digest; `None` = the only image in the index.
         reference: Option<String>,
     },
-    /// A `docker save` / docker-archive tar (`manifest.json` + config + layer tars).
+    /// A `docker save` / docker-archive tar (`manifest.json` + config + layer tars, plain or
+    /// gzip), or an oci-archive tar (an OCI layout inside a tar, one image); the format is
+    /// detected from the content. Read in place, never extracted.
     DockerArchive {
         /// The tar file.
         path: PathBuf,
     },
-}
-
-impl ImageSource {
-    /// Parses an `--input` value: `oci:<dir>[:<tag>]` or a path to a tar file.
-    pub fn from_input(_input: &str) -> Result<Self, ImageError> {
-        todo!()
-    }
 }
 
 /// Target platform for manifest lists (`os/arch[/variant]`, default `linux/amd64`).
@@ -52,22 +76,20 @@ pub struct Platform {
 
 impl Default for Platform {
     fn default() -> Self {
-        Platform { os: "linux".into(), architecture: "amd64".into(), variant: None }
-    }
-}
-
-impl std::str::FromStr for Platform {
-    type Err = ImageError;
-    fn from_str(_s: &str) -> Result<Self, Self::Err> {
-        todo!()
+        Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
     }
 }
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
-    /// Plain http (or https without certificate checks) for every registry. Loopback
-    /// registries (127.0.0.0/8, localhost, [::1]) always use http.
+    /// Plain http for every registry (certificate checks are also off for any https hop,
+    /// e.g. a token realm). Loopback registries (127.0.0.0/8, localhost, [::1]) always use
+    /// http, insecure or not.
     pub insecure: bool,
     /// Basic credentials given on the command line (win over the docker config).
     pub username: Option<String>,
@@ -78,7 +100,9 @@ pub struct RegistryOptions {
     pub docker_config: Option<PathBuf>,
     /// Platform picked from manifest lists.
     pub platform: Platform,
-    /// Per-request timeout (connect + each read); `None` = 60 s.
+    /// Per-request timeout (connect, each manifest/config request, each wait for the next
+    /// chunk of a layer blob); `None` = 60 s. A hung registry fails with
+    /// [`ImageError::Timeout`].
     pub timeout: Option<Duration>,
 }
 
@@ -102,14 +126,19 @@ pub struct ImageMeta {
     pub name: String,
     /// `sha256:` digest of the config blob (Trivy's `ImageID`).
     pub image_id: String,
-    /// `repo@sha256:<manifest digest>` entries (Trivy's `RepoDigests`); empty for archives
-    /// without a registry origin.
+    /// `repo@sha256:<manifest digest>` entries (Trivy's `RepoDigests`), e.g.
+    /// `127.0.0.1:5000/library/debian@sha256:...` or `alpine@sha256:...` for Docker Hub
+    /// official images. The digest is the one of the manifest the reference points to (the
+    /// manifest LIST digest for multi-platform images, as Trivy). Empty for OCI layouts and
+    /// archives.
     pub repo_digests: Vec<String>,
-    /// Tags known for the image.
+    /// Tags known for the image (`repo:tag` from a registry reference with a tag, or the
+    /// `RepoTags` of a docker-archive).
     pub repo_tags: Vec<String>,
     /// The raw image config JSON.
     pub config: serde_json::Value,
-    /// Layers, base first.
+    /// Layers, base first. For docker-archive layers `digest` is the sha256 of the stored
+    /// blob as read (equal to `diff_id` for uncompressed layers).
     pub layers: Vec<LayerInfo>,
 }
 
@@ -124,35 +153,23 @@ pub struct FileEntry {
     pub mode: u32,
 }
 
-/// The merged view of the kept files after all layers and whiteouts, plus every symlink,
-/// so reads can follow links inside the image.
-#[derive(Debug, Clone, Default)]
-pub struct Rootfs {
-    _files: BTreeMap<String, FileEntry>,
-}
-
-impl Rootfs {
-    /// Reads `path` (relative, no leading `/`), following symlinks inside the image.
-    /// `Ok(None)` when absent; an error when a link climbs out of the image root or loops.
-    pub fn read(&self, _path: &str) -> Result<Option<&FileEntry>, ImageError> {
-        todo!()
-    }
-
-    /// Kept files whose path starts with `dir/`, direct children only, sorted.
-    pub fn list_dir(&self, _dir: &str) -> Vec<(&str, &FileEntry)> {
-        todo!()
-    }
-
-    /// All kept files, sorted by path.
-    pub fn files(&self) -> impl Iterator<Item = (&str, &FileEntry)> {
-        self._files.iter().map(|(k, v)| (k.as_str(), v))
-    }
-}
-
 /// Decides which regular files to keep (path relative to the root, no leading `/`; size).
+///
+/// The filter is asked about REAL paths of regular files as they appear in the layers,
+/// never about symlinks: `etc/os-release` is a symlink to `../usr/lib/os-release` in Debian
+/// and Alpine, so a filter that wants `etc/os-release` must also want `usr/lib/os-release`
+/// (and in general the usual targets of the links it cares about), or
+/// [`Rootfs::read`] returns `Ok(None)` for the link. Hardlinks get the content of their
+/// target when the target was kept. Any `Fn(&str, u64) -> bool` closure is a filter.
 pub trait FileFilter: Send + Sync {
     /// `true` to keep the file's content.
     fn wants(&self, path: &str, size: u64) -> bool;
+}
+
+impl<F: Fn(&str, u64) -> bool + Send + Sync> FileFilter for F {
+    fn wants(&self, path: &str, size: u64) -> bool {
+        self(path, size)
+    }
 }
 
 /// Progress of layer downloads (the CLI draws bars; scan Jobs stay quiet).
@@ -179,19 +196,50 @@ pub struct Image {
 }
 
 /// Fetches an image's metadata and walks its layers, keeping the files `filter` wants.
+///
+/// Layers are processed concurrently (at most 3 at a time) and merged in order.
+/// `opts` applies to registries; its `platform` also picks from indexes of OCI layouts.
 pub async fn fetch_image(
-    _source: &ImageSource,
-    _opts: &RegistryOptions,
-    _filter: Arc<dyn FileFilter>,
-    _progress: Arc<dyn Progress>,
+    source: &ImageSource,
+    opts: &RegistryOptions,
+    filter: Arc<dyn FileFilter>,
+    progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
-    todo!()
+    match source {
+        ImageSource::Registry(reference) => {
+            registry::fetch(reference, opts, filter, progress).await
+        }
+        ImageSource::OciLayout { dir, reference } => {
+            local::fetch_oci_layout(dir, reference.as_deref(), &opts.platform, filter, progress)
+                .await
+        }
+        ImageSource::DockerArchive { path } => {
+            local::fetch_archive(path, &opts.platform, filter, progress).await
+        }
+    }
 }
 
-/// Errors. Each names the registry, image or layer involved and says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    /// Placeholder until the real variants land.
-    #[error("{0}")]
-    Other(String),
+/// Walks `count` layers with `walk(i)` (at most [`LAYER_CONCURRENCY`] at a time) and merges
+/// the results in layer order. Returns the rootfs and each layer's blob digest.
+pub(crate) async fn merge_layers<F, Fut>(
+    count: usize,
+    walk: F,
+) -> Result<(Rootfs, Vec<String>), ImageError>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<layer::LayerResult, ImageError>>,
+{
+    let mut rootfs = Rootfs::new();
+    let mut digests = Vec::with_capacity(count);
+    let mut results = futures_util::stream::iter(0..count)
+        .map(walk)
+        .buffered(LAYER_CONCURRENCY);
+    let mut index = 0;
+    while let Some(result) = results.next().await {
+        let result = result?;
+        digests.push(result.blob_digest);
+        rootfs.apply_layer(index, result.changes);
+        index += 1;
+    }
+    Ok((rootfs, digests))
 }

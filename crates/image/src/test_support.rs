@@ -1,0 +1,346 @@
+//! Builders for small, real OCI image layouts from in-memory layers (feature
+//! `test-support`): tars built with the `tar` crate (entry names written raw, so hostile
+//! names such as `../../etc/passwd` can be produced), gzip via `flate2`, and correct
+//! digests, `diff_ids`, configs, manifests and `index.json`. The layouts are ordinary
+//! directories that `skopeo`/`umoci` accept, so tests can also push them to a real registry.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+use tar::{EntryType, Header};
+
+/// OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index media type.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// OCI config media type.
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// gzip layer media type.
+pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// Uncompressed layer media type.
+pub const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// gzip-compresses `data`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).expect("gzip to memory");
+    enc.finish().expect("gzip to memory")
+}
+
+/// Builds a layer tar in memory. Entry names and link targets are written exactly as given
+/// (no validation), so hostile entries can be made; names are limited to 100 bytes.
+pub struct TarBuilder {
+    builder: tar::Builder<Vec<u8>>,
+}
+
+impl Default for TarBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TarBuilder {
+    /// An empty tar.
+    pub fn new() -> Self {
+        TarBuilder {
+            builder: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    fn raw(
+        mut self,
+        kind: EntryType,
+        path: &str,
+        link: Option<&str>,
+        data: &[u8],
+        mode: u32,
+    ) -> Self {
+        let mut h = Header::new_gnu();
+        {
+            let old = h.as_old_mut();
+            assert!(
+                path.len() <= old.name.len(),
+                "test tar names are limited to 100 bytes: {path}"
+            );
+            old.name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(link) = link {
+                assert!(
+                    link.len() <= old.linkname.len(),
+                    "link target too long: {link}"
+                );
+                old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+            }
+        }
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        self.builder.append(&h, data).expect("tar to memory");
+        self
+    }
+
+    /// A directory entry (`path/`).
+    pub fn dir(self, path: &str) -> Self {
+        let name = if path.ends_with('/') {
+            path.to_string()
+        } else {
+            format!("{path}/")
+        };
+        self.raw(EntryType::Directory, &name, None, &[], 0o755)
+    }
+
+    /// A regular file (mode 0644).
+    pub fn file(self, path: &str, content: impl AsRef<[u8]>) -> Self {
+        self.raw(EntryType::Regular, path, None, content.as_ref(), 0o644)
+    }
+
+    /// A regular file with a mode.
+    pub fn file_mode(self, path: &str, content: impl AsRef<[u8]>, mode: u32) -> Self {
+        self.raw(EntryType::Regular, path, None, content.as_ref(), mode)
+    }
+
+    /// A symlink `path -> target`.
+    pub fn symlink(self, path: &str, target: &str) -> Self {
+        self.raw(EntryType::Symlink, path, Some(target), &[], 0o777)
+    }
+
+    /// A hardlink `path` to `target` (a path from the root, as tar stores it).
+    pub fn hardlink(self, path: &str, target: &str) -> Self {
+        self.raw(EntryType::Link, path, Some(target), &[], 0o644)
+    }
+
+    /// A whiteout deleting `path` from lower layers (`<dir>/.wh.<name>`).
+    pub fn whiteout(self, path: &str) -> Self {
+        let name = match path.rfind('/') {
+            Some(i) => format!("{}/.wh.{}", &path[..i], &path[i + 1..]),
+            None => format!(".wh.{path}"),
+        };
+        self.raw(EntryType::Regular, &name, None, &[], 0o644)
+    }
+
+    /// An opaque-directory marker (`<dir>/.wh..wh..opq`).
+    pub fn opaque(self, dir: &str) -> Self {
+        let name = format!("{}/.wh..wh..opq", dir.trim_end_matches('/'));
+        self.raw(EntryType::Regular, &name, None, &[], 0o644)
+    }
+
+    /// The tar bytes.
+    pub fn build(self) -> Vec<u8> {
+        self.builder.into_inner().expect("tar to memory")
+    }
+}
+
+/// A layer blob with its uncompressed digest and media type.
+#[derive(Debug, Clone)]
+pub struct TestLayer {
+    /// The blob as stored.
+    pub blob: Vec<u8>,
+    /// `sha256:` of the uncompressed tar (goes to the config's `rootfs.diff_ids`).
+    pub diff_id: String,
+    /// The media type written to the manifest.
+    pub media_type: String,
+}
+
+impl TestLayer {
+    /// A gzip layer.
+    pub fn gzip(tar: &[u8]) -> Self {
+        TestLayer {
+            blob: gzip(tar),
+            diff_id: sha256_digest(tar),
+            media_type: LAYER_GZIP.into(),
+        }
+    }
+
+    /// An uncompressed layer.
+    pub fn uncompressed(tar: &[u8]) -> Self {
+        TestLayer {
+            blob: tar.to_vec(),
+            diff_id: sha256_digest(tar),
+            media_type: LAYER_TAR.into(),
+        }
+    }
+
+    /// A gzip layer cut after `keep` bytes: its blob digest (computed over the truncated
+    /// bytes) is right, only decompression fails.
+    pub fn truncated_gzip(tar: &[u8], keep: usize) -> Self {
+        let mut layer = Self::gzip(tar);
+        layer.blob.truncate(keep);
+        layer
+    }
+
+    /// The same layer with another media type in the manifest.
+    pub fn with_media_type(mut self, media_type: &str) -> Self {
+        self.media_type = media_type.into();
+        self
+    }
+}
+
+/// What [`OciLayoutWriter::write_image`] wrote.
+#[derive(Debug, Clone)]
+pub struct LayoutImage {
+    /// Digest of the image manifest.
+    pub manifest_digest: String,
+    /// Size of the image manifest.
+    pub manifest_size: u64,
+    /// Digest of the config (the image ID).
+    pub config_digest: String,
+    /// Blob digests of the layers.
+    pub layer_digests: Vec<String>,
+    /// `rootfs.diff_ids`.
+    pub diff_ids: Vec<String>,
+}
+
+/// Writes an OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`).
+/// `index.json` is rewritten after each [`OciLayoutWriter::tag`].
+pub struct OciLayoutWriter {
+    dir: PathBuf,
+    index: Vec<Value>,
+}
+
+impl OciLayoutWriter {
+    /// Creates the layout skeleton in `dir` (created if missing).
+    pub fn create(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir.join("blobs").join("sha256"))?;
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        let w = OciLayoutWriter {
+            dir: dir.to_path_buf(),
+            index: Vec::new(),
+        };
+        w.write_index()?;
+        Ok(w)
+    }
+
+    /// The layout directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of the blob `digest`.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir
+            .join("blobs")
+            .join("sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Stores a blob, returning its digest.
+    pub fn write_blob(&self, bytes: &[u8]) -> io::Result<String> {
+        let digest = sha256_digest(bytes);
+        std::fs::write(self.blob_path(&digest), bytes)?;
+        Ok(digest)
+    }
+
+    /// Overwrites the blob file of `digest` with `bytes` (to make tampered layouts).
+    pub fn overwrite_blob(&self, digest: &str, bytes: &[u8]) -> io::Result<()> {
+        std::fs::write(self.blob_path(digest), bytes)
+    }
+
+    /// Writes config, layers and manifest of a linux/`arch` image (not yet in the index).
+    pub fn write_image(&self, layers: &[TestLayer], arch: &str) -> io::Result<LayoutImage> {
+        let mut descs = Vec::new();
+        let mut layer_digests = Vec::new();
+        for l in layers {
+            let d = self.write_blob(&l.blob)?;
+            descs.push(json!({"mediaType": l.media_type, "digest": d, "size": l.blob.len()}));
+            layer_digests.push(d);
+        }
+        let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let config = json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": layers.iter().map(|_| json!({"created_by": "sightline test-support"})).collect::<Vec<_>>(),
+        });
+        let config_bytes = serde_json::to_vec(&config)?;
+        let config_digest = self.write_blob(&config_bytes)?;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_bytes.len()},
+            "layers": descs,
+        });
+        let manifest_bytes = serde_json::to_vec(&manifest)?;
+        let manifest_digest = self.write_blob(&manifest_bytes)?;
+        Ok(LayoutImage {
+            manifest_digest,
+            manifest_size: manifest_bytes.len() as u64,
+            config_digest,
+            layer_digests,
+            diff_ids,
+        })
+    }
+
+    /// Rewrites `index.json` from the entries added with [`OciLayoutWriter::tag`].
+    pub fn write_index(&self) -> io::Result<()> {
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
+        std::fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec_pretty(&index)?,
+        )
+    }
+
+    /// Writes a nested image index blob over `(platform, image)` pairs; returns
+    /// `(digest, size)`. `platform` is `os/arch[/variant]`.
+    pub fn write_platform_index(
+        &self,
+        images: &[(&str, &LayoutImage)],
+    ) -> io::Result<(String, u64)> {
+        let manifests: Vec<Value> = images
+            .iter()
+            .map(|(platform, img)| {
+                let parts: Vec<&str> = platform.split('/').collect();
+                let mut p = json!({"os": parts[0], "architecture": parts[1]});
+                if let Some(v) = parts.get(2) {
+                    p["variant"] = json!(v);
+                }
+                json!({"mediaType": OCI_MANIFEST, "digest": img.manifest_digest, "size": img.manifest_size, "platform": p})
+            })
+            .collect();
+        let bytes = serde_json::to_vec(
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}),
+        )?;
+        let digest = self.write_blob(&bytes)?;
+        Ok((digest, bytes.len() as u64))
+    }
+
+    /// Adds an `index.json` entry for `digest` (`media_type` manifest or index) with an
+    /// optional tag, and rewrites `index.json`.
+    pub fn tag(
+        &mut self,
+        tag: Option<&str>,
+        media_type: &str,
+        digest: &str,
+        size: u64,
+    ) -> io::Result<()> {
+        let mut entry = json!({"mediaType": media_type, "digest": digest, "size": size});
+        if let Some(tag) = tag {
+            entry["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        }
+        self.index.push(entry);
+        self.write_index()
+    }
+
+    /// [`OciLayoutWriter::write_image`] (linux/amd64) + [`OciLayoutWriter::tag`].
+    pub fn add_image(&mut self, tag: &str, layers: &[TestLayer]) -> io::Result<LayoutImage> {
+        let img = self.write_image(layers, "amd64")?;
+        self.tag(
+            Some(tag),
+            OCI_MANIFEST,
+            &img.manifest_digest,
+            img.manifest_size,
+        )?;
+        Ok(img)
+    }
+}
