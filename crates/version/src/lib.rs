@@ -1,8 +1,14 @@
 //! Version comparators per package ecosystem.
 //!
-//! STUB: the API below is the contract; bodies are being written.
+//! [`compare`] is the single entry point; the per-scheme modules ([`dpkg`],
+//! [`apk`]) hold the rules and a `validate` helper each. A string the scheme
+//! cannot parse is a [`VersionError`], never a panic and never a guess.
 
 use std::cmp::Ordering;
+use std::fmt;
+
+pub mod apk;
+pub mod dpkg;
 
 /// A version ordering scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -11,6 +17,22 @@ pub enum Scheme {
     Dpkg,
     /// Alpine apk-tools ordering (`_alpha`.. `_p` suffixes, `-r` revision).
     Apk,
+}
+
+impl Scheme {
+    /// The scheme's short name, as used in [`VersionError::scheme`] (`"dpkg"`, `"apk"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Dpkg => "dpkg",
+            Scheme::Apk => "apk",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A version string that the scheme cannot parse.
@@ -25,7 +47,31 @@ pub struct VersionError {
     pub reason: String,
 }
 
+impl VersionError {
+    pub(crate) fn new(scheme: Scheme, version: &str, reason: impl Into<String>) -> Self {
+        VersionError {
+            scheme: scheme.name(),
+            version: version.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Compares two versions under `scheme`.
-pub fn compare(_scheme: Scheme, _a: &str, _b: &str) -> Result<Ordering, VersionError> {
-    todo!()
+///
+/// Errors if either string is not a valid version of that scheme (the first
+/// invalid one is reported).
+pub fn compare(scheme: Scheme, a: &str, b: &str) -> Result<Ordering, VersionError> {
+    match scheme {
+        Scheme::Dpkg => dpkg::compare(a, b),
+        Scheme::Apk => apk::compare(a, b),
+    }
+}
+
+/// Checks that `version` is valid under `scheme`, without comparing it to anything.
+pub fn validate(scheme: Scheme, version: &str) -> Result<(), VersionError> {
+    match scheme {
+        Scheme::Dpkg => dpkg::validate(version),
+        Scheme::Apk => apk::validate(version),
+    }
 }
