@@ -700,3 +700,78 @@ fn fixture_errors_name_the_file() {
     }
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
 }
+
+// ---- a file written by Go's bbolt -----------------------------------------------------------
+
+fn go_written_db() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/go-bbolt/trivy.db")
+}
+
+#[test]
+fn reads_a_db_written_by_go_bbolt() {
+    let db = VulnDb::open(&go_written_db()).unwrap();
+    assert_eq!(db.platforms().unwrap(), vec!["alpine 3.23", "debian 12"]);
+    assert_eq!(db.packages("debian 12").unwrap(), vec!["bigpkg", "tiny"]);
+
+    // 400 keys over several branch/leaf pages, every 10th deleted in a later transaction.
+    let big = db.advisories("debian 12", "bigpkg").unwrap();
+    assert_eq!(big.len(), 360);
+    assert!(!big.iter().any(|a| a.vulnerability_id == "CVE-2024-00050"));
+    let a = find(&big, "CVE-2024-00007");
+    assert_eq!(a.fixed_version, "1.7-1");
+    assert_eq!(a.severity, Severity::Medium);
+    assert_eq!(a.status, Status::Unknown);
+    assert_eq!(a.vendor_ids, vec!["DSA-5007-1"]);
+    let a = find(&big, "CVE-2024-00003");
+    assert_eq!(
+        (a.fixed_version.as_str(), a.severity, a.status),
+        ("", Severity::High, Status::Fixed)
+    );
+    let a = find(&big, "CVE-2024-00006");
+    assert_eq!((a.severity, a.status), (Severity::Low, Status::FixDeferred));
+    assert_eq!(find(&big, "CVE-2024-00005").severity, Severity::Unknown);
+
+    // An inline bucket.
+    let tiny = db.advisories("debian 12", "tiny").unwrap();
+    assert_eq!(tiny.len(), 1);
+    assert_eq!(
+        (tiny[0].severity, tiny[0].status),
+        (Severity::High, Status::WillNotFix)
+    );
+
+    let musl = db.advisories("alpine 3.23", "musl").unwrap();
+    assert_eq!(find(&musl, "CVE-2020-28928").fixed_version, "0");
+    assert_eq!(find(&musl, "CVE-2025-26519").fixed_version, "1.2.5-r9");
+
+    // A value on overflow pages.
+    let long = db.vulnerability("CVE-2024-99999").unwrap().unwrap();
+    assert_eq!(long.title, "long one");
+    assert_eq!(long.description.len(), 20_000);
+    assert_eq!(
+        db.vulnerability("CVE-2024-00000").unwrap().unwrap().title,
+        "bigpkg issue CVE-2024-00000"
+    );
+    assert_eq!(db.data_source("debian 12").unwrap().unwrap().id, "debian");
+    assert_eq!(db.data_source("alpine 3.23").unwrap().unwrap().id, "alpine");
+
+    // Go's own check counts 7 buckets and 766 keys.
+    let stats = db.verify().unwrap();
+    assert_eq!((stats.buckets, stats.keys), (7, 766));
+}
+
+#[test]
+fn truncating_a_go_written_db_is_always_an_error() {
+    let bytes = fs::read(go_written_db()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trivy.db");
+    let db = VulnDb::open(&go_written_db()).unwrap();
+    let data_end = db.header.meta.pgid as usize * db.header.page_size;
+    drop(db);
+    for cut in (0..data_end).step_by(4096).chain([data_end - 1]) {
+        fs::write(&path, &bytes[..cut]).unwrap();
+        assert!(
+            matches!(VulnDb::open(&path), Err(DbError::Corrupt { .. })),
+            "cut at {cut}"
+        );
+    }
+}
