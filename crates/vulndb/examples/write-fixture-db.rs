@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sightline_vulndb::fixture::{default_fixture_files, write_db};
+use sightline_vulndb::fixture::{default_fixture_files, testdata_dir, write_db, FixtureError};
 use sightline_vulndb::{db_dir, Metadata, VulnDb};
 
 const USAGE: &str = "usage: write-fixture-db --cache-dir DIR [fixture.yaml ...]";
@@ -40,6 +40,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     if yaml.is_empty() {
+        let dir = testdata_dir();
+        if !dir.is_dir() {
+            eprintln!("error: {}", FixtureError::NoTestdata { path: dir });
+            return ExitCode::FAILURE;
+        }
         yaml = default_fixture_files();
     }
 

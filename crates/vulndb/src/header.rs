@@ -14,7 +14,7 @@
 //! the first 56 bytes of the meta.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 
 /// Go bbolt's magic number (bbolt-rs writes it with the `compat` feature).
 pub(crate) const MAGIC: u32 = 0xED0C_DAED;
@@ -247,8 +247,29 @@ fn page_size(file: &File, file_len: u64) -> Result<usize, HeaderError> {
     })
 }
 
-/// Reads up to `len` bytes at `offset` (fewer at the end of the file).
+/// Reads up to `len` bytes at `offset` (fewer at the end of the file). Positional (`pread`), so
+/// threads sharing the `File` do not race on its offset.
+#[cfg(unix)]
 pub(crate) fn read_at_most(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// Reads up to `len` bytes at `offset` (fewer at the end of the file).
+#[cfg(not(unix))]
+pub(crate) fn read_at_most(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
     let mut f = file;
     f.seek(SeekFrom::Start(offset))?;
     let mut buf = Vec::with_capacity(len);

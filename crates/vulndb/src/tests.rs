@@ -775,3 +775,17 @@ fn truncating_a_go_written_db_is_always_an_error() {
         );
     }
 }
+
+#[test]
+fn verify_runs_from_several_threads_at_once() {
+    let db = Arc::new(VulnDb::open(&go_written_db()).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || db.verify().unwrap())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().keys, 766);
+    }
+}
