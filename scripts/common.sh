@@ -1,0 +1,26 @@
+# Shared by the project's scripts: locations and the one-time machine setup.
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="${SIGHTLINE_SHARED_DIR:-$(cd "$ROOT/../shared" 2>/dev/null && pwd)}"
+[ -n "$SHARED" ] && [ -d "$SHARED/scripts" ] || { echo "error: ../shared not found next to $ROOT (set SIGHTLINE_SHARED_DIR)" >&2; exit 1; }
+export SIGHTLINE_SHARED_DIR="$SHARED"
+
+log() { echo "[sightline] $*" >&2; }
+
+# Rust toolchain: cargo is on this kind of machine; make sure it is on PATH.
+ensure_cargo() {
+  [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  command -v cargo >/dev/null || { echo "error: cargo not found (install Rust via rustup)" >&2; exit 1; }
+}
+
+# Real test images and registries (installs its apt packages on first use).
+start_registries() {
+  "$SHARED/scripts/test-images.sh" build
+  "$SHARED/scripts/test-images.sh" start
+  eval "$("$SHARED/scripts/test-images.sh" env)"
+}
+
+# A trivy-db (schema v2) built from the real advisory fixtures in shared/testdata/vulndb.
+build_fixture_db() { # CACHE_DIR
+  cargo run -q --release -p sightline-vulndb --features fixture-writer --example write-fixture-db -- --cache-dir "$1"
+}
