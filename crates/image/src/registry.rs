@@ -64,6 +64,54 @@ pub(crate) fn is_loopback(registry: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Parses an image reference as docker does (`alpine` -> `docker.io/library/alpine:latest`),
+/// also accepting IPv6 registry hosts (`[::1]:5000/repo:tag`), which the reference grammar
+/// of `oci-spec` lacks.
+pub(crate) fn parse_reference(input: &str) -> Result<Reference, ImageError> {
+    let invalid = |reason: String| ImageError::InvalidReference {
+        reference: input.to_string(),
+        reason,
+    };
+    let Some(rest) = input.strip_prefix('[') else {
+        return input
+            .parse()
+            .map_err(|e: oci_client::ParseError| invalid(e.to_string()));
+    };
+    let close = rest
+        .find(']')
+        .ok_or_else(|| invalid("unterminated IPv6 address".into()))?;
+    let ip = &rest[..close];
+    if ip.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(invalid(format!("{ip:?} is not an IPv6 address")));
+    }
+    let after = &rest[close + 1..];
+    let (port, path) = match after.strip_prefix(':') {
+        Some(p) => p
+            .split_once('/')
+            .map(|(port, path)| (format!(":{port}"), path))
+            .ok_or_else(|| invalid("missing repository after the registry".into()))?,
+        None => (
+            String::new(),
+            after
+                .strip_prefix('/')
+                .ok_or_else(|| invalid("missing repository after the registry".into()))?,
+        ),
+    };
+    // Parse the rest with a stand-in host, then put the real one back.
+    let stand_in: Reference = format!("ipv6.invalid{port}/{path}")
+        .parse()
+        .map_err(|e: oci_client::ParseError| invalid(e.to_string()))?;
+    let registry = format!("[{ip}]{port}");
+    let repository = stand_in.repository().to_string();
+    Ok(match (stand_in.tag(), stand_in.digest()) {
+        (Some(t), Some(d)) => {
+            Reference::with_tag_and_digest(registry, repository, t.into(), d.into())
+        }
+        (_, Some(d)) => Reference::with_digest(registry, repository, d.into()),
+        (t, None) => Reference::with_tag(registry, repository, t.unwrap_or("latest").into()),
+    })
+}
+
 /// Trivy's repository name: `registry/repo`, or just `repo` without `library/` on Docker Hub.
 pub(crate) fn trivy_repository_name(reference: &Reference) -> String {
     match reference.registry() {
@@ -375,13 +423,7 @@ pub(crate) async fn fetch(
     filter: Arc<dyn FileFilter>,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
-    let reference: Reference =
-        input
-            .parse()
-            .map_err(|e: oci_client::ParseError| ImageError::InvalidReference {
-                reference: input.to_string(),
-                reason: e.to_string(),
-            })?;
+    let reference = parse_reference(input)?;
     let registry = reference.resolve_registry().to_string();
     let creds: Credentials = auth::resolve(reference.registry(), opts)?;
     let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -645,6 +687,28 @@ mod tests {
             "127.0.0.1:5000/library/debian"
         );
         assert_eq!(name("ghcr.io/a/b:1"), "ghcr.io/a/b");
+    }
+
+    #[test]
+    fn references_including_ipv6_hosts() {
+        let r = parse_reference("alpine").unwrap();
+        assert_eq!(r.whole(), "docker.io/library/alpine:latest");
+        let r = parse_reference("[::1]:5000/library/debian:x").unwrap();
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("[::1]:5000", "library/debian", Some("x"))
+        );
+        assert!(is_loopback(r.resolve_registry()));
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = parse_reference(&format!("[fd00::5]/a/b@{d}")).unwrap();
+        assert_eq!(
+            (r.registry(), r.repository(), r.digest()),
+            ("[fd00::5]", "a/b", Some(d.as_str()))
+        );
+        for bad in ["[::1", "[nope]:5000/a", "[::1]:5000", "Bad Ref"] {
+            let e = parse_reference(bad).unwrap_err();
+            assert!(matches!(e, ImageError::InvalidReference { .. }), "{bad}");
+        }
     }
 
     #[test]

@@ -389,3 +389,74 @@ async fn invalid_references_and_docker_configs() {
     assert!(matches!(e, ImageError::DockerConfig { .. }), "{e:?}");
     assert!(e.to_string().contains(&bad.display().to_string()), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_registry_uses_http() {
+    let Some(env) = support::registry_env("ipv6_loopback_registry_uses_http") else {
+        return;
+    };
+    // The real registry, reached through a plain forwarder on [::1].
+    let proxy = support::start_proxy_on("[::1]:0", &env.registry, support::Fault::None).await;
+    assert!(proxy.addr.starts_with("[::1]:"), "{}", proxy.addr);
+    let reference = format!("{}/library/alpine:3.23", proxy.addr);
+    let img = fetch(&reference, &RegistryOptions::default())
+        .await
+        .unwrap();
+    let t = truth(
+        &format!("docker://{}/library/alpine:3.23", env.registry),
+        &["--tls-verify=false"],
+    );
+    assert_eq!(img.meta.image_id, t.config_digest());
+    assert_eq!(
+        img.meta.repo_digests,
+        [format!(
+            "{}/library/alpine@{}",
+            proxy.addr,
+            support::digest_of(&t.manifest)
+        )]
+    );
+}
+
+/// A non-loopback address of this machine (the interface of the default route), if any.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // UDP connect sends nothing
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_makes_any_registry_plain_http() {
+    let Some(env) = support::registry_env("insecure_makes_any_registry_plain_http") else {
+        return;
+    };
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!(
+            "SKIP insecure_makes_any_registry_plain_http: this machine has no non-loopback address"
+        );
+        return;
+    };
+    // The real registry, reached through a plain forwarder on a non-loopback address.
+    let proxy =
+        support::start_proxy_on(&format!("{ip}:0"), &env.registry, support::Fault::None).await;
+    let reference = format!("{}/library/alpine:3.23", proxy.addr);
+    // Not loopback: https by default, which a plain-http registry cannot answer.
+    let opts = RegistryOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let e = fetch(&reference, &opts).await.unwrap_err();
+    assert!(
+        matches!(e, ImageError::Connect { .. } | ImageError::Registry { .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().starts_with(&proxy.addr), "{e}");
+    eprintln!("https to a plain-http registry: {e}");
+    let insecure = RegistryOptions {
+        insecure: true,
+        ..opts
+    };
+    let img = fetch(&reference, &insecure).await.unwrap();
+    let os = img.rootfs.read("etc/os-release").unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&os.content).contains("ID=alpine"));
+}

@@ -272,6 +272,8 @@ impl Progress for Recorder {
 /// What the proxy does wrong.
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// Forwards everything unchanged (e.g. to reach the registry over IPv6 loopback).
+    None,
     /// Answers `500` with a body to every manifest request; forwards the rest.
     Manifest500,
     /// Accepts connections and never answers.
@@ -296,7 +298,13 @@ impl Drop for FaultProxy {
 pub const INJECTED_500_BODY: &str = "injected failure: storage backend unavailable";
 
 pub async fn start_proxy(upstream: &str, fault: Fault) -> FaultProxy {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_proxy_on("127.0.0.1:0", upstream, fault).await
+}
+
+/// [`start_proxy`] listening on `bind` (e.g. `[::1]:0`); `addr` is `host:port` as a
+/// registry reference writes it (`[::1]:port` for IPv6).
+pub async fn start_proxy_on(bind: &str, upstream: &str, fault: Fault) -> FaultProxy {
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let upstream = upstream.to_string();
     let task = tokio::spawn(async move {
@@ -322,6 +330,11 @@ async fn handle(
     upstream: &str,
     fault: &Fault,
 ) -> std::io::Result<()> {
+    if let Fault::None = fault {
+        let mut up = tokio::net::TcpStream::connect(upstream).await?;
+        tokio::io::copy_bidirectional(&mut client, &mut up).await?;
+        return Ok(());
+    }
     let mut buf = vec![0u8; 8192];
     if let Fault::Hang = fault {
         // Read whatever comes, answer nothing, keep the connection open.
