@@ -181,13 +181,42 @@ impl Rootfs {
         drop_prefixed(&mut self.symlinks, &prefix);
     }
 
+    /// Where an entry at `path` really lands: its parent directory resolved through the
+    /// symlinks of the layers below (as containerd's applier does when a layer writes
+    /// `lib/x` over a lower `lib -> usr/lib`). A parent that cannot be resolved inside the
+    /// root (escape, loop) is kept literally.
+    fn place(&self, path: String) -> String {
+        if self.symlinks.is_empty() {
+            return path;
+        }
+        let Some(i) = path.rfind('/') else {
+            return path;
+        };
+        match self.resolve(&path[..i]) {
+            Ok(parent) if parent != path[..i] => {
+                if parent.is_empty() {
+                    path[i + 1..].to_string()
+                } else {
+                    format!("{parent}/{}", &path[i + 1..])
+                }
+            }
+            _ => path,
+        }
+    }
+
     /// Applies one layer (index `layer`) on top of the current state: first its whiteouts
     /// and opaque markers (they only affect LOWER layers), then its entries in tar order.
     pub(crate) fn apply_layer(&mut self, layer: usize, changes: Vec<Change>) {
         for change in &changes {
             match change {
-                Change::Whiteout(path) => self.remove_tree(path),
-                Change::Opaque(dir) => self.remove_children(dir),
+                Change::Whiteout(path) => {
+                    let path = self.place(path.clone());
+                    self.remove_tree(&path)
+                }
+                Change::Opaque(dir) => {
+                    let dir = self.resolve(dir).unwrap_or_else(|_| dir.clone());
+                    self.remove_children(&dir)
+                }
                 _ => {}
             }
         }
@@ -196,15 +225,20 @@ impl Rootfs {
                 Change::Whiteout(_) | Change::Opaque(_) => {}
                 Change::Dir(path) => {
                     // A directory replaces a lower non-directory at the same path only.
+                    let path = self.place(path);
                     self.files.remove(&path);
                     self.symlinks.remove(&path);
                 }
-                Change::Other(path) => self.remove_tree(&path),
+                Change::Other(path) => {
+                    let path = self.place(path);
+                    self.remove_tree(&path)
+                }
                 Change::File {
                     path,
                     content,
                     mode,
                 } => {
+                    let path = self.place(path);
                     self.remove_tree(&path);
                     if let Some(content) = content {
                         self.files.insert(
@@ -218,10 +252,12 @@ impl Rootfs {
                     }
                 }
                 Change::Symlink { path, target } => {
+                    let path = self.place(path);
                     self.remove_tree(&path);
                     self.symlinks.insert(path, target);
                 }
                 Change::Hardlink { path, target } => {
+                    let (path, target) = (self.place(path), self.place(target));
                     let file = self.files.get(&target).cloned();
                     let link = self.symlinks.get(&target).cloned();
                     self.remove_tree(&path);
@@ -383,5 +419,41 @@ mod tests {
         r.apply_layer(2, vec![Change::Opaque("etc".into()), file("etc/d", "d2")]);
         let all: Vec<&str> = r.files().map(|(p, _)| p).collect();
         assert_eq!(all, ["etc/d", "keep"]);
+    }
+
+    #[test]
+    fn entries_land_through_lower_symlinked_dirs() {
+        let file = |p: &str, c: &str| Change::File {
+            path: p.into(),
+            content: Some(c.as_bytes().to_vec()),
+            mode: 0o644,
+        };
+        let mut r = Rootfs::new();
+        r.apply_layer(
+            0,
+            vec![
+                Change::Dir("usr/lib".into()),
+                Change::Symlink {
+                    path: "lib".into(),
+                    target: "usr/lib".into(),
+                },
+                file("usr/lib/a", "a0"),
+                Change::Symlink {
+                    path: "up".into(),
+                    target: "../..".into(),
+                },
+            ],
+        );
+        r.apply_layer(
+            1,
+            vec![
+                file("lib/os-release", "ID=x"),
+                Change::Whiteout("lib/a".into()),
+                file("up/b", "literal"),
+            ],
+        );
+        let all: Vec<&str> = r.files().map(|(p, _)| p).collect();
+        assert_eq!(all, ["up/b", "usr/lib/os-release"]);
+        assert_eq!(r.read("lib/os-release").unwrap().unwrap().content, b"ID=x");
     }
 }
