@@ -50,7 +50,7 @@ pub enum ImageError {
     /// The registry refused the credentials (401) or denied access (403).
     #[error("{registry}: authentication failed ({status}) for {repository}: {hint}")]
     Auth {
-        /// Registry host[:port].
+        /// Registry `host[:port]`.
         registry: String,
         /// Repository path.
         repository: String,
@@ -72,7 +72,7 @@ pub enum ImageError {
     /// Any other error answer of a registry (5xx, unexpected status, bad body).
     #[error("{registry}: {message}")]
     Registry {
-        /// Registry host[:port].
+        /// Registry `host[:port]`.
         registry: String,
         /// Status and body excerpt, or the error text.
         message: String,
@@ -80,7 +80,7 @@ pub enum ImageError {
     /// The registry cannot be reached (connection refused, DNS, TLS handshake).
     #[error("{registry}: cannot connect to the registry: {reason}")]
     Connect {
-        /// Registry host[:port].
+        /// Registry `host[:port]`.
         registry: String,
         /// The underlying error chain.
         reason: String,
@@ -88,7 +88,7 @@ pub enum ImageError {
     /// No answer from the registry within the timeout.
     #[error("{registry}: timed out after {}s {during} (no answer from the registry; raise the timeout or check the network)", timeout.as_secs_f64())]
     Timeout {
-        /// Registry host[:port].
+        /// Registry `host[:port]`.
         registry: String,
         /// The timeout that expired.
         timeout: Duration,

@@ -17,6 +17,8 @@
 //! * Tar entry paths are normalised (leading `/` and `./` stripped); an entry that climbs out
 //!   of the root is an [`ImageError::HostileEntry`] and fails the whole fetch.
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,7 +90,7 @@ impl Default for Platform {
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
     /// Plain http for every registry (certificate checks are also off for any https hop,
-    /// e.g. a token realm). Loopback registries (127.0.0.0/8, localhost, [::1]) always use
+    /// e.g. a token realm). Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) always use
     /// http, insecure or not.
     pub insecure: bool,
     /// Basic credentials given on the command line (win over the docker config).
