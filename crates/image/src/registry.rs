@@ -227,7 +227,7 @@ impl Ctx {
                 expected,
                 actual,
             }) => ImageError::DigestMismatch {
-                subject: format!("{what} {reference}"),
+                subject: format!("{} {reference}", what.trim_end_matches(" unknown")),
                 expected,
                 actual,
             },

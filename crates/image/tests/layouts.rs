@@ -563,8 +563,11 @@ async fn blob_corrupted_in_transit_is_a_digest_mismatch() {
         false,
     );
     let layer = written.layer_digests[0].clone();
-    let proxy =
-        support::start_proxy(&env.registry, support::Fault::CorruptBlob(layer.clone())).await;
+    let proxy = support::start_proxy(
+        &env.registry,
+        support::Fault::Corrupt(format!("/blobs/{layer}")),
+    )
+    .await;
     let e = fetch_image(
         &ImageSource::Registry(format!("{}/sightline-test/corrupt:{tag}", proxy.addr)),
         &RegistryOptions::default(),

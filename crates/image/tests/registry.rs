@@ -460,3 +460,44 @@ async fn insecure_makes_any_registry_plain_http() {
     let os = img.rootfs.read("etc/os-release").unwrap().unwrap();
     assert!(String::from_utf8_lossy(&os.content).contains("ID=alpine"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_corrupted_in_transit_is_a_digest_mismatch() {
+    let Some(env) = support::registry_env("manifest_corrupted_in_transit_is_a_digest_mismatch")
+    else {
+        return;
+    };
+    let proxy =
+        support::start_proxy(&env.registry, support::Fault::Corrupt("/manifests/".into())).await;
+    let t = truth(
+        &format!("docker://{}/library/alpine:3.23", env.registry),
+        &["--tls-verify=false"],
+    );
+    let digest = support::digest_of(&t.manifest);
+    // By digest: the body must hash to the digest asked for.
+    let by_digest = format!("{}/library/alpine@{digest}", proxy.addr);
+    let e = fetch(&by_digest, &RegistryOptions::default())
+        .await
+        .unwrap_err();
+    match &e {
+        ImageError::DigestMismatch {
+            subject, expected, ..
+        } => {
+            assert!(
+                subject.starts_with("manifest ") && subject.contains(&proxy.addr),
+                "{subject}"
+            );
+            assert_eq!(expected, &digest);
+        }
+        other => panic!("expected DigestMismatch, got {other:?}"),
+    }
+    // By tag: the body must hash to the registry's Docker-Content-Digest.
+    let e = fetch(
+        &format!("{}/library/alpine:3.23", proxy.addr),
+        &RegistryOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ImageError::DigestMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains(&digest), "{e}");
+}

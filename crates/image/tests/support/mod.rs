@@ -278,8 +278,9 @@ pub enum Fault {
     Manifest500,
     /// Accepts connections and never answers.
     Hang,
-    /// Flips a byte in the middle of the body of the blob with this digest.
-    CorruptBlob(String),
+    /// Flips a byte in the middle of the response body of requests whose path contains
+    /// this text (e.g. `/blobs/sha256:...` or `/manifests/`).
+    Corrupt(String),
 }
 
 /// A fault-injecting HTTP/1.1 proxy on `127.0.0.1:<random>` in front of a real registry.
@@ -386,7 +387,7 @@ async fn handle(
     up.write_all(forwarded.as_bytes()).await?;
     up.write_all(&head[end + 4..]).await?; // any body bytes already read
     match fault {
-        Fault::CorruptBlob(digest) if path.contains(&format!("/blobs/{digest}")) => {
+        Fault::Corrupt(part) if path.contains(part.as_str()) => {
             let mut resp = Vec::new();
             up.read_to_end(&mut resp).await?;
             if let Some(p) = find(&resp, b"\r\n\r\n") {
