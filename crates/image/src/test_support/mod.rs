@@ -4,6 +4,8 @@
 //! digests, `diff_ids`, configs, manifests and `index.json`. The layouts are ordinary
 //! directories that `skopeo`/`umoci` accept, so tests can also push them to a real registry.
 
+pub mod fault_proxy;
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
