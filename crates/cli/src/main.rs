@@ -33,6 +33,8 @@ struct Cli {
 enum Command {
     /// Scan a container image for OS package vulnerabilities.
     Image(commands::image::ImageArgs),
+    /// Manage the vulnerability DB (trivy-db format) and the Java DB.
+    Db(commands::db::DbArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Image(args) => commands::image::run(args, cli.quiet).await,
+            Command::Db(args) => commands::db::run(args, cli.quiet).await,
         }
     });
     match result {

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
+pub mod artifact;
 mod auth;
 mod error;
 mod layer;

@@ -125,15 +125,15 @@ pub(crate) fn trivy_repository_name(reference: &Reference) -> String {
 }
 
 /// Everything error messages need to know.
-struct Ctx {
-    registry: String,
-    repository: String,
-    timeout: Duration,
-    creds_source: String,
+pub(crate) struct Ctx {
+    pub(crate) registry: String,
+    pub(crate) repository: String,
+    pub(crate) timeout: Duration,
+    pub(crate) creds_source: String,
 }
 
 impl Ctx {
-    fn auth_error(&self, status: &str) -> ImageError {
+    pub(crate) fn auth_error(&self, status: &str) -> ImageError {
         ImageError::Auth {
             registry: self.registry.clone(),
             repository: self.repository.clone(),
@@ -145,7 +145,7 @@ impl Ctx {
         }
     }
 
-    fn timeout_error(&self, during: &str) -> ImageError {
+    pub(crate) fn timeout_error(&self, during: &str) -> ImageError {
         ImageError::Timeout {
             registry: self.registry.clone(),
             timeout: self.timeout,
@@ -153,7 +153,7 @@ impl Ctx {
         }
     }
 
-    fn registry_error(&self, message: String) -> ImageError {
+    pub(crate) fn registry_error(&self, message: String) -> ImageError {
         ImageError::Registry {
             registry: self.registry.clone(),
             message,
@@ -161,7 +161,7 @@ impl Ctx {
     }
 
     /// Maps an `oci-client` error; `what`/`reference` name the object in a 404.
-    fn map(
+    pub(crate) fn map(
         &self,
         e: OciDistributionError,
         during: &str,
@@ -236,7 +236,7 @@ impl Ctx {
     }
 
     /// Runs one registry operation under the timeout, mapping its error.
-    async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         during: &str,
         what: &str,
@@ -276,7 +276,7 @@ fn excerpt(body: &str) -> String {
     out
 }
 
-fn build_client(
+pub(crate) fn build_client(
     registry: &str,
     opts: &RegistryOptions,
     timeout: Duration,
@@ -309,7 +309,7 @@ fn build_client(
 
 /// A blocking [`Read`] over chunks sent from the async side (download and decompression
 /// overlap; the blob is never held in memory as a whole).
-struct ChannelReader<T> {
+pub(crate) struct ChannelReader<T> {
     rx: mpsc::Receiver<io::Result<T>>,
     cur: Option<T>,
     pos: usize,
@@ -343,9 +343,8 @@ impl<T: AsRef<[u8]>> Read for ChannelReader<T> {
 
 /// Feeds `stream` into a layer walk on a blocking thread; the download error, if any, wins
 /// over what the walk saw of it.
-#[allow(clippy::too_many_arguments)]
 async fn pump_and_walk<S, T>(
-    mut stream: S,
+    stream: S,
     ctx: &Ctx,
     layer_ctx: LayerCtx,
     key: &str,
@@ -356,17 +355,40 @@ where
     S: Stream<Item = io::Result<T>> + Unpin,
     T: AsRef<[u8]> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel::<io::Result<T>>(32);
     let walk_ctx = layer_ctx.clone();
-    let walker = tokio::task::spawn_blocking(move || {
-        let reader = ChannelReader {
+    let label = layer_ctx.label.clone();
+    pump_into(stream, ctx, &label, key, progress, move |reader| {
+        walk_layer(reader, &walk_ctx, &*filter)
+    })
+    .await?
+}
+
+/// Streams a blob into `consume`, which reads it as a blocking [`Read`] on a blocking thread
+/// while the download goes on (the blob is never held in memory as a whole). Each wait for
+/// the next chunk is bounded by the timeout. A download error (timeout, transport, digest
+/// mismatch found by `oci-client`) wins over what `consume` returned.
+pub(crate) async fn pump_into<S, T, R>(
+    mut stream: S,
+    ctx: &Ctx,
+    label: &str,
+    key: &str,
+    progress: &Arc<dyn Progress>,
+    consume: impl FnOnce(ChannelReader<T>) -> R + Send + 'static,
+) -> Result<R, ImageError>
+where
+    S: Stream<Item = io::Result<T>> + Unpin,
+    T: AsRef<[u8]> + Send + 'static,
+    R: Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<io::Result<T>>(32);
+    let consumer = tokio::task::spawn_blocking(move || {
+        consume(ChannelReader {
             rx,
             cur: None,
             pos: 0,
-        };
-        walk_layer(reader, &walk_ctx, &*filter)
+        })
     });
-    let during = format!("downloading {}", layer_ctx.label);
+    let during = format!("downloading {label}");
     let mut pump_error = None;
     loop {
         match tokio::time::timeout(ctx.timeout, stream.next()).await {
@@ -379,7 +401,7 @@ where
             Ok(Some(Ok(chunk))) => {
                 let n = chunk.as_ref().len() as u64;
                 if tx.send(Ok(chunk)).await.is_err() {
-                    break; // the walk stopped (error or done): its result tells
+                    break; // the consumer stopped (error or done): its result tells
                 }
                 progress.layer_bytes(key, n);
             }
@@ -395,7 +417,7 @@ where
                     });
                 pump_error = Some(match verification {
                     Some((expected, actual)) => ImageError::DigestMismatch {
-                        subject: format!("{} (compressed blob)", layer_ctx.label),
+                        subject: format!("{label} (compressed blob)"),
                         expected: expected.clone(),
                         actual: actual.clone(),
                     },
@@ -407,13 +429,13 @@ where
         }
     }
     drop(tx);
-    let walked = walker
+    let consumed = consumer
         .await
-        .map_err(|e| ImageError::Other(format!("{}: layer walk failed: {e}", layer_ctx.label)));
+        .map_err(|e| ImageError::Other(format!("{label}: reading the download failed: {e}")));
     if let Some(e) = pump_error {
         return Err(e);
     }
-    walked?
+    consumed
 }
 
 /// Fetches `reference` from its registry.
@@ -623,7 +645,7 @@ pub(crate) async fn fetch(
 /// Checks a manifest body against the digest it was asked by (if any) and returns its
 /// digest (the registry's `Docker-Content-Digest`, already checked by `oci-client`, must be
 /// the body's sha256 too).
-fn verify_manifest(
+pub(crate) fn verify_manifest(
     bytes: &[u8],
     served_digest: &str,
     wanted: Option<&str>,

@@ -26,7 +26,11 @@ pub use sightline_api::vuln::{DataSource, Severity, Status, VulnerabilityDetail}
 
 mod db;
 mod header;
+pub mod install;
+pub mod javadb;
 mod metadata;
+pub mod shared;
+pub mod update;
 mod verify;
 
 #[cfg(any(test, feature = "fixture-writer"))]

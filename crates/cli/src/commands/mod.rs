@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod db;
 pub mod image;
+pub mod registry_args;
