@@ -20,7 +20,11 @@ start_registries() {
   eval "$("$SHARED/scripts/test-images.sh" env)"
 }
 
-# A trivy-db (schema v2) built from the real advisory fixtures in shared/testdata/vulndb.
-build_fixture_db() { # CACHE_DIR
-  cargo run -q --release -p sightline-vulndb --features fixture-writer --example write-fixture-db -- --cache-dir "$1"
+# A trivy-db (schema v2) built from the real advisory fixtures in shared/testdata/vulndb,
+# published as a trivy-db OCI artifact at REF (as an internal DB mirror serves it).
+publish_fixture_db() { # REF
+  local tmp; tmp="$(mktemp -d)"
+  cargo run -q --release -p sightline-vulndb --features fixture-writer --example write-fixture-db -- \
+    --cache-dir "$tmp" --push "$1"
+  rm -rf "$tmp"
 }

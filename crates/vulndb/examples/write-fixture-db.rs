@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! cargo run -p sightline-vulndb --features fixture-writer --example write-fixture-db -- \
-//!     --cache-dir DIR [fixture.yaml ...]
+//!     --cache-dir DIR [--push REF] [fixture.yaml ...]
 //! ```
+//!
+//! With `--push REF` the DB is also published as a trivy-db OCI artifact (one layer
+//! `application/vnd.aquasec.trivy.db.layer.v1.tar+gzip` titled `db.tar.gz`, config
+//! `application/vnd.aquasec.trivy.config.v1+json`), as a mirror of the real DB would serve it:
+//! `sightline db update --db-repository REF` then pulls it like the real one.
 //!
 //! Writes `DIR/db/trivy.db` and `DIR/db/metadata.json` (schema 2, built and downloaded now,
 //! next update in 24 h), both atomically. Without YAML arguments it loads the shared Debian 12
@@ -16,15 +21,18 @@ use std::process::ExitCode;
 use sightline_vulndb::fixture::{default_fixture_files, testdata_dir, write_db, FixtureError};
 use sightline_vulndb::{db_dir, Metadata, VulnDb};
 
-const USAGE: &str = "usage: write-fixture-db --cache-dir DIR [fixture.yaml ...]";
+const USAGE: &str = "usage: write-fixture-db --cache-dir DIR [--push REF] [fixture.yaml ...]";
 
 fn main() -> ExitCode {
     let mut cache_dir: Option<PathBuf> = None;
+    let mut push: Option<String> = None;
     let mut yaml: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--cache-dir" {
             cache_dir = args.next().map(PathBuf::from);
+        } else if arg == "--push" {
+            push = args.next().map(|a| a.to_string_lossy().into_owned());
         } else if arg == "-h" || arg == "--help" {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -64,10 +72,45 @@ fn main() -> ExitCode {
                 files.len(),
                 platforms.join(", ")
             );
-            ExitCode::SUCCESS
+            match push {
+                Some(reference) => push_artifact(&out, &reference),
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("error: the written DB does not read back: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn push_artifact(db_dir: &Path, reference: &str) -> ExitCode {
+    use sightline_image::artifact::{PushLayer, TITLE_ANNOTATION};
+    use sightline_vulndb::install::{write_archive, DbKind};
+    let mut blob = Vec::new();
+    if let Err(e) = write_archive(db_dir, DbKind::Vuln, &mut blob) {
+        eprintln!("error: archiving {}: {e}", db_dir.display());
+        return ExitCode::FAILURE;
+    }
+    let layer = PushLayer {
+        data: blob,
+        media_type: DbKind::Vuln.layer_media_type().to_string(),
+        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let opts = sightline_image::RegistryOptions::default();
+    match rt.block_on(sightline_image::artifact::push_artifact(
+        reference,
+        &opts,
+        "application/vnd.aquasec.trivy.config.v1+json",
+        vec![layer],
+    )) {
+        Ok(_) => {
+            println!("pushed {reference}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: pushing {reference}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -35,6 +35,8 @@ mod verify;
 
 #[cfg(any(test, feature = "fixture-writer"))]
 pub mod fixture;
+#[cfg(any(test, feature = "fixture-writer"))]
+pub mod synthetic;
 
 #[cfg(test)]
 mod tests;

@@ -173,7 +173,7 @@ pub async fn update(
         .await
         {
             Ok(installed) => {
-                tracing::info!(
+                tracing::debug!(
                     "{} updated from {repo}: {} ({:.1} MiB), UpdatedAt {}",
                     kind.label(),
                     installed.digest,

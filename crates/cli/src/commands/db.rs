@@ -212,7 +212,12 @@ fn status(cache_dir: &Path, json: bool) -> Result<u8> {
             };
             println!("  Path:         {}", s("Path"));
             if e["Installed"] != true {
-                println!("  Status:       not installed (run `sightline db update`)");
+                let hint = if e["Kind"] == "Java DB" {
+                    "sightline db update --java-db"
+                } else {
+                    "sightline db update"
+                };
+                println!("  Status:       not installed (run `{hint}`)");
                 continue;
             }
             if e["Usable"] != true {
