@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Wall time and peak resident set size of one child process run.
 #[derive(Debug, Clone, Copy)]
@@ -15,32 +15,47 @@ pub struct Measured {
 }
 
 /// Runs `cmd` to completion with stdout/stderr discarded (stdout to `stdout_to` when given),
-/// returning wall time and peak RSS. Panics when the command fails: a benchmark of a failing
-/// command means nothing.
+/// returning wall time and peak RSS, measured by the small `rss-run` parent (see there).
+/// Panics when the command fails: a benchmark of a failing command means nothing.
 pub fn measure(cmd: &mut Command, stdout_to: Option<&Path>) -> Measured {
-    cmd.stderr(Stdio::null());
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let rss_run = std::env::current_exe().expect("current exe").with_file_name("rss-run");
+    assert!(rss_run.exists(), "{} missing: build the benches crate", rss_run.display());
+    let mut wrapped = Command::new(rss_run);
+    wrapped.arg(out.path()).arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped.stderr(Stdio::null());
     match stdout_to {
-        Some(p) => cmd.stdout(std::fs::File::create(p).expect("stdout file")),
-        None => cmd.stdout(Stdio::null()),
+        Some(p) => wrapped.stdout(std::fs::File::create(p).expect("stdout file")),
+        None => wrapped.stdout(Stdio::null()),
     };
-    let start = Instant::now();
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let status = wrapped.status().expect("run rss-run");
+    assert!(status.success(), "rss-run failed for {cmd:?}");
+    let text = std::fs::read_to_string(out.path()).expect("rss-run output");
+    let f: Vec<u64> = text.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert_eq!(f[2], 0, "{cmd:?} failed with exit code {}", f[2]);
+    Measured { wall: Duration::from_nanos(f[1]), max_rss_kib: f[0] }
+}
+
+/// Waits for `child` with `wait4`, returning its exit code and peak RSS in KiB.
+pub fn wait_rusage(child: std::process::Child) -> (u64, u64) {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
     assert_eq!(r, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed with status {status}"
-    );
     std::mem::forget(child); // already reaped by wait4
-    Measured {
-        wall,
-        max_rss_kib: usage.ru_maxrss as u64,
-    }
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) as u64 } else { 128 + libc::WTERMSIG(status) as u64 };
+    (code, usage.ru_maxrss as u64)
 }
 
 /// The median of `runs` runs of `f`.
