@@ -4,6 +4,8 @@
 //!    Serialisable: it is what a scan Job prints and what the operator stores per digest.
 //! 2. [`build_report`]: [`ImageScan`] × vulnerability DB → Trivy-schema [`Report`].
 
+pub mod job_result;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -31,7 +33,7 @@ pub enum ScanError {
 }
 
 /// What one image holds: its identity and its package inventory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageScan {
     /// The name the user gave.
     pub artifact_name: String,
