@@ -1,11 +1,53 @@
 //! Secret detection in files and image config.
 //!
-//! STUB: the API below is the contract other crates build against; bodies are being written.
+//! * A built-in rule set (`rules/builtin.yaml`, 100+ rules written for Sightline) plus custom
+//!   rules, disabled rules and allow rules from a YAML file in the format of Trivy's
+//!   `trivy-secret.yaml` (see the crate README).
+//! * One case-insensitive Aho-Corasick automaton over every rule's keywords: a file is
+//!   regex-scanned only for the rules whose keywords occur in it.
+//! * Binary files (a NUL byte, or mostly invalid UTF-8, in the first 8 KiB), files over the
+//!   size cap (default 10 MiB) and well-known noise paths (global allow rules: package docs,
+//!   `usr/share`, `.dist-info`, test suites inside language packages, ...) yield nothing.
+//! * Findings carry the matched line and a few lines of context with every secret of the
+//!   file replaced by `*`; long lines are cut around the match. The raw secret is never
+//!   stored in a finding, printed or logged.
+//!
+//! All regexes run on bytes with Unicode off (ASCII classes, as Go's RE2), so content need
+//! not be UTF-8 and matching is linear in the input whatever the rule.
+
+#![warn(missing_docs)]
+
+mod config;
+mod rules;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::bytes::RegexSet;
 use serde::{Deserialize, Serialize};
 use sightline_api::vuln::Severity;
+
+use config::ConfigFile;
+use rules::{AllowRule, Rule};
+
+/// The built-in rule set, in the `--secret-config` format.
+pub const BUILTIN_RULES_YAML: &str = include_str!("../rules/builtin.yaml");
+
+/// Default cap on the size of a scanned file (10 MiB); larger files are skipped unread.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 << 20;
+
+/// How much of a file's start decides whether it is binary.
+pub const BINARY_SNIFF_LEN: usize = 8 << 10;
+
+/// Longest line excerpt kept in a finding (bytes, before the `...` markers).
+const MAX_EXCERPT: usize = 240;
+/// Bytes of context kept before the secret when a long line is cut.
+const EXCERPT_LEAD: usize = 60;
+/// Context lines shown before and after the cause lines in [`SecretFinding::code`].
+const CODE_CONTEXT: usize = 2;
+/// At most this many cause lines are shown in [`SecretFinding::code`].
+const CODE_MAX_CAUSE: usize = 6;
 
 /// One secret found (Trivy's `Secrets[]` entry, plus where it was found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +66,28 @@ pub struct SecretFinding {
     pub end_line: usize,
     /// The matched line(s) with the secret replaced by `*` characters. Never the raw secret.
     pub matched: String,
+    /// The match's lines and a few around them, every secret of the file masked (Trivy's
+    /// `Code.Lines`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodeLine>,
+}
+
+/// One line of context around a finding (Trivy's `Code.Lines[]`). Masked like
+/// [`SecretFinding::matched`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLine {
+    /// 1-based line number.
+    pub number: usize,
+    /// The line, secrets masked, cut around the secret when long.
+    pub content: String,
+    /// The line is part of the match.
+    pub is_cause: bool,
+    /// The line was cut.
+    pub truncated: bool,
+    /// First line of the match.
+    pub first_cause: bool,
+    /// Last line of the match.
+    pub last_cause: bool,
 }
 
 /// Errors loading rule configuration.
@@ -39,31 +103,515 @@ pub enum SecretsError {
     },
 }
 
+/// Public description of one rule of a [`Scanner`].
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInfo<'a> {
+    /// Rule id.
+    pub id: &'a str,
+    /// Category.
+    pub category: &'a str,
+    /// Title.
+    pub title: &'a str,
+    /// Severity.
+    pub severity: Severity,
+    /// Lower-cased prefilter keywords (empty: the rule runs on every file).
+    pub keywords: &'a [String],
+}
+
 /// A compiled rule set with its keyword prefilter. `Send + Sync`; build once, scan many.
+#[derive(Debug, Clone)]
 pub struct Scanner {
-    _p: (),
+    rules: Vec<Rule>,
+    /// One automaton over every keyword; `None` when no rule has keywords.
+    keywords: Option<AhoCorasick>,
+    /// Keyword pattern id -> rules it enables.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules without keywords (run on every file).
+    always: Vec<usize>,
+    /// Global allow rules that look at the secret (and maybe the path).
+    global_allow: Vec<AllowRule>,
+    /// Global path-only allow rules: such files are never read.
+    skip_paths: RegexSet,
+    max_file_size: u64,
+}
+
+/// The built-in rules and global allow rules, compiled once per process.
+fn builtin_parts() -> &'static (Vec<Rule>, Vec<AllowRule>) {
+    static PARTS: OnceLock<(Vec<Rule>, Vec<AllowRule>)> = OnceLock::new();
+    PARTS.get_or_init(|| {
+        let file: ConfigFile = serde_yaml::from_str(BUILTIN_RULES_YAML)
+            .unwrap_or_else(|e| panic!("rules/builtin.yaml is invalid: {e}"));
+        let rules = file
+            .rules
+            .iter()
+            .map(Rule::compile)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("rules/builtin.yaml: {e}"));
+        let allow = file
+            .allow_rules
+            .iter()
+            .map(|a| AllowRule::compile(a, "global allow rules"))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("rules/builtin.yaml: {e}"));
+        (rules, allow)
+    })
 }
 
 impl Scanner {
     /// The built-in rules.
     pub fn builtin() -> Scanner {
-        todo!()
+        let (rules, allow) = builtin_parts();
+        Scanner::assemble(rules.clone(), allow.clone(), DEFAULT_MAX_FILE_SIZE)
+            .unwrap_or_else(|e| panic!("built-in rules: {e}"))
     }
 
     /// Built-in rules adjusted by a YAML config (custom rules, disabled rules, allow rules).
-    pub fn with_config(_path: &Path) -> Result<Scanner, SecretsError> {
-        todo!()
+    pub fn with_config(path: &Path) -> Result<Scanner, SecretsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SecretsError::Config {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Scanner::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Like [`Scanner::with_config`], from the YAML text; `origin` names it in errors (a
+    /// file path, a ConfigMap key, ...).
+    pub fn from_yaml(yaml: &str, origin: &str) -> Result<Scanner, SecretsError> {
+        let err = |reason: String| SecretsError::Config {
+            path: origin.to_string(),
+            reason,
+        };
+        let file: ConfigFile = if yaml.trim().is_empty() {
+            ConfigFile::default()
+        } else {
+            serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?
+        };
+        let (builtin_rules, builtin_allow) = builtin_parts();
+        let known = |id: &str| builtin_rules.iter().any(|r| r.id == id);
+
+        let mut builtins: Vec<Rule> = match &file.enable_builtin_rules {
+            Some(ids) => {
+                for id in ids {
+                    if !known(id) {
+                        return Err(err(format!(
+                            "enable-builtin-rules: no built-in rule {id:?}"
+                        )));
+                    }
+                }
+                builtin_rules
+                    .iter()
+                    .filter(|r| ids.contains(&r.id))
+                    .cloned()
+                    .collect()
+            }
+            None => builtin_rules.clone(),
+        };
+        let mut custom = Vec::with_capacity(file.rules.len());
+        for def in &file.rules {
+            let rule = Rule::compile(def).map_err(err)?;
+            if custom.iter().any(|r: &Rule| r.id == rule.id) {
+                return Err(err(format!("rule {:?} is defined twice", rule.id)));
+            }
+            // A custom rule with a built-in id replaces the built-in.
+            builtins.retain(|b| b.id != rule.id);
+            custom.push(rule);
+        }
+        // Custom rules first: they win over built-ins reporting the same secret.
+        let mut rules = custom;
+        rules.extend(builtins);
+        for id in &file.disable_rules {
+            if !rules.iter().any(|r| &r.id == id) && !known(id) {
+                return Err(err(format!("disable-rules: no rule {id:?}")));
+            }
+            rules.retain(|r| &r.id != id);
+        }
+
+        let mut allow: Vec<AllowRule> = builtin_allow.clone();
+        for id in &file.disable_allow_rules {
+            if !allow.iter().any(|a| &a.id == id) {
+                return Err(err(format!(
+                    "disable-allow-rules: no built-in allow rule {id:?}"
+                )));
+            }
+            allow.retain(|a| &a.id != id);
+        }
+        for def in &file.allow_rules {
+            allow.push(AllowRule::compile(def, "allow-rules").map_err(err)?);
+        }
+        let max = file
+            .max_file_size
+            .map(|s| s.0)
+            .unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        Scanner::assemble(rules, allow, max).map_err(err)
+    }
+
+    fn assemble(rules: Vec<Rule>, allow: Vec<AllowRule>, max: u64) -> Result<Scanner, String> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if r.keywords.is_empty() {
+                always.push(i);
+            }
+            for k in &r.keywords {
+                match patterns.iter().position(|p| p == k) {
+                    Some(p) => keyword_rules[p].push(i),
+                    None => {
+                        patterns.push(k.clone());
+                        keyword_rules.push(vec![i]);
+                    }
+                }
+            }
+        }
+        let keywords = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&patterns)
+                    .map_err(|e| format!("keyword automaton: {e}"))?,
+            )
+        };
+        let (path_only, global_allow): (Vec<AllowRule>, Vec<AllowRule>) =
+            allow.into_iter().partition(AllowRule::is_path_only);
+        let skip_paths = RegexSet::new(path_only.iter().map(|a| {
+            a.path
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default()
+        }))
+        .map_err(|e| format!("global allow rules: {e}"))?;
+        Ok(Scanner {
+            rules,
+            keywords,
+            keyword_rules,
+            always,
+            global_allow,
+            skip_paths,
+            max_file_size: max,
+        })
+    }
+
+    /// Files larger than this are skipped (unread by the layer walker).
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// The rules, in priority order (custom rules first).
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo<'_>> {
+        self.rules.iter().map(|r| RuleInfo {
+            id: &r.id,
+            category: &r.category,
+            title: &r.title,
+            severity: r.severity,
+            keywords: &r.keywords,
+        })
+    }
+
+    /// `true` when a file of `size` bytes at `path` is worth reading: not skipped by a
+    /// global allow rule, not empty, not over the size cap.
+    pub fn wants(&self, path: &str, size: u64) -> bool {
+        size > 0 && size <= self.max_file_size && !self.skips_path(path)
     }
 
     /// Scans one file's content; `path` (relative, no leading `/`) drives path filters and
     /// allow rules. Binary content, and content over the size cap, yield no findings.
-    pub fn scan(&self, _path: &str, _content: &[u8]) -> Vec<SecretFinding> {
-        todo!()
+    pub fn scan(&self, path: &str, content: &[u8]) -> Vec<SecretFinding> {
+        let path = path.trim_start_matches('/');
+        if content.is_empty()
+            || content.len() as u64 > self.max_file_size
+            || looks_binary(content)
+            || self.skips_path(path)
+        {
+            return Vec::new();
+        }
+        let active = self.active_rules(path, content);
+        if active.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<Candidate> = Vec::new();
+        for &ri in &active {
+            let rule = &self.rules[ri];
+            for caps in rule.regex.captures_iter(content) {
+                let Some(whole) = caps.get(0) else { continue };
+                let Some(group) = rule.secret_groups.iter().find_map(|&g| caps.get(g)) else {
+                    continue;
+                };
+                let secret = trim_ws(content, group.start(), group.end());
+                if secret.0 >= secret.1 {
+                    continue;
+                }
+                let bytes = &content[secret.0..secret.1];
+                if rule
+                    .entropy
+                    .is_some_and(|min| rules::shannon_entropy(bytes) < min)
+                {
+                    continue;
+                }
+                if rule.allow.iter().any(|a| a.allows(path, bytes))
+                    || self.global_allow.iter().any(|a| a.allows(path, bytes))
+                {
+                    continue;
+                }
+                // The earlier rule wins a secret reported twice (rules are listed from
+                // specific to generic).
+                if found
+                    .iter()
+                    .any(|f| f.secret.0 < secret.1 && secret.0 < f.secret.1)
+                {
+                    continue;
+                }
+                found.push(Candidate {
+                    rule: ri,
+                    whole: trim_ws(content, whole.start(), whole.end()),
+                    secret,
+                });
+            }
+        }
+        if found.is_empty() {
+            return Vec::new();
+        }
+        found.sort_by_key(|c| (c.secret.0, c.rule));
+        let secrets: Vec<(usize, usize)> = found.iter().map(|c| c.secret).collect();
+        let lines = LineIndex::new(content);
+        found
+            .iter()
+            .map(|c| self.render(c, content, &lines, &secrets))
+            .collect()
     }
 
     /// `true` when `path` is never worth reading (global allow rules: package docs, ...),
     /// so the layer walker can skip it without reading it.
-    pub fn skips_path(&self, _path: &str) -> bool {
-        todo!()
+    pub fn skips_path(&self, path: &str) -> bool {
+        self.skip_paths
+            .is_match(path.trim_start_matches('/').as_bytes())
+    }
+
+    /// Indexes of the rules to run on `content`: those with a keyword in it (one pass of
+    /// the automaton) or without keywords, minus those whose path filter rejects `path`.
+    fn active_rules(&self, path: &str, content: &[u8]) -> Vec<usize> {
+        let mut on = vec![false; self.rules.len()];
+        for &i in &self.always {
+            on[i] = true;
+        }
+        if let Some(ac) = &self.keywords {
+            let mut seen = vec![false; self.keyword_rules.len()];
+            let mut left = self.keyword_rules.len();
+            for m in ac.find_overlapping_iter(content) {
+                let p = m.pattern().as_usize();
+                if !seen[p] {
+                    seen[p] = true;
+                    for &r in &self.keyword_rules[p] {
+                        on[r] = true;
+                    }
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        on.iter()
+            .enumerate()
+            .filter(|&(i, &v)| {
+                v && self.rules[i]
+                    .path
+                    .as_ref()
+                    .is_none_or(|p| p.is_match(path.as_bytes()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn render(
+        &self,
+        c: &Candidate,
+        content: &[u8],
+        lines: &LineIndex,
+        secrets: &[(usize, usize)],
+    ) -> SecretFinding {
+        let rule = &self.rules[c.rule];
+        let start_line = lines.line_of(c.whole.0);
+        let end_line = lines.line_of(c.whole.1.saturating_sub(1).max(c.whole.0));
+        let excerpt = |n: usize| {
+            let (ls, le) = lines.bounds(n, content);
+            // Cut around the secret when it starts on this line, else around the match.
+            let focus = if (ls..=le).contains(&c.secret.0) {
+                c.secret.0
+            } else {
+                c.whole.0.clamp(ls, le)
+            };
+            masked_excerpt(content, ls, le, focus, secrets)
+        };
+        let (matched, _) = excerpt(start_line);
+        let last_shown = end_line.min(start_line + CODE_MAX_CAUSE - 1);
+        let first = start_line.saturating_sub(CODE_CONTEXT).max(1);
+        // Context after the match only when all its lines are shown.
+        let after = if last_shown == end_line {
+            CODE_CONTEXT
+        } else {
+            0
+        };
+        let last = (last_shown + after).min(lines.count());
+        let code = (first..=last)
+            .map(|n| {
+                let (content, truncated) = excerpt(n);
+                CodeLine {
+                    number: n,
+                    content,
+                    is_cause: (start_line..=end_line).contains(&n),
+                    truncated,
+                    first_cause: n == start_line,
+                    last_cause: n == end_line,
+                }
+            })
+            .collect();
+        SecretFinding {
+            rule_id: rule.id.clone(),
+            category: rule.category.clone(),
+            severity: rule.severity,
+            title: rule.title.clone(),
+            start_line,
+            end_line,
+            matched,
+            code,
+        }
     }
 }
+
+/// A match kept for reporting: byte ranges only, never a copy of the secret.
+struct Candidate {
+    rule: usize,
+    whole: (usize, usize),
+    secret: (usize, usize),
+}
+
+/// `[start, end)` with ASCII whitespace trimmed from both ends.
+fn trim_ws(content: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && content[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && content[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// `true` when `content` looks binary: a NUL byte in its first 8 KiB, or more than 30% of
+/// those bytes in invalid UTF-8 sequences. (Latin-1 text has a few invalid bytes and is
+/// still scanned.)
+pub fn looks_binary(content: &[u8]) -> bool {
+    let head = &content[..content.len().min(BINARY_SNIFF_LEN)];
+    if head.contains(&0) {
+        return true;
+    }
+    let mut invalid = 0usize;
+    let mut rest = head;
+    while let Err(e) = std::str::from_utf8(rest) {
+        match e.error_len() {
+            Some(n) => {
+                invalid += n;
+                rest = &rest[e.valid_up_to() + n..];
+            }
+            None => break, // a sequence cut by the 8 KiB window
+        }
+    }
+    invalid * 10 > head.len() * 3
+}
+
+/// Line starts of a file, built only when a file has findings.
+struct LineIndex {
+    /// Offsets of every `\n`.
+    newlines: Vec<usize>,
+    len: usize,
+}
+
+impl LineIndex {
+    fn new(content: &[u8]) -> Self {
+        LineIndex {
+            newlines: content
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+            len: content.len(),
+        }
+    }
+
+    /// 1-based line of byte `pos`.
+    fn line_of(&self, pos: usize) -> usize {
+        self.newlines.partition_point(|&n| n < pos) + 1
+    }
+
+    /// Number of lines (a final line without `\n` counts).
+    fn count(&self) -> usize {
+        match self.newlines.last() {
+            Some(&last) if last + 1 == self.len => self.newlines.len(),
+            _ => self.newlines.len() + 1,
+        }
+    }
+
+    /// `[start, end)` of line `n` (without the `\n`, and without a trailing `\r`).
+    fn bounds(&self, n: usize, content: &[u8]) -> (usize, usize) {
+        let start = if n <= 1 { 0 } else { self.newlines[n - 2] + 1 };
+        let mut end = self.newlines.get(n - 1).copied().unwrap_or(self.len);
+        if end > start && content[end - 1] == b'\r' {
+            end -= 1;
+        }
+        (start, end)
+    }
+}
+
+/// The line `[ls, le)` with every byte of `secrets` replaced by `*`, cut to at most
+/// [`MAX_EXCERPT`] bytes around `focus` (on UTF-8 boundaries, `...` marking cuts).
+/// Returns the text and whether it was cut.
+fn masked_excerpt(
+    content: &[u8],
+    ls: usize,
+    le: usize,
+    focus: usize,
+    secrets: &[(usize, usize)],
+) -> (String, bool) {
+    let (mut ws, mut we) = (ls, le);
+    if le - ls > MAX_EXCERPT {
+        ws = focus.saturating_sub(EXCERPT_LEAD).max(ls);
+        we = (ws + MAX_EXCERPT).min(le);
+        if we == le {
+            ws = le - MAX_EXCERPT;
+        }
+        // UTF-8 boundaries: never start or end inside a multi-byte character.
+        while ws > ls && ws < le && (content[ws] & 0xC0) == 0x80 {
+            ws += 1;
+        }
+        while we < le && we > ws && (content[we] & 0xC0) == 0x80 {
+            we -= 1;
+        }
+    }
+    let mut bytes = content[ws..we].to_vec();
+    for &(s, e) in secrets {
+        let (s, e) = (s.max(ws), e.min(we));
+        if s < e {
+            for b in &mut bytes[s - ws..e - ws] {
+                if *b != b'\n' {
+                    *b = b'*';
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    if ws > ls {
+        out.push_str("...");
+    }
+    out.push_str(&String::from_utf8_lossy(&bytes));
+    if we < le {
+        out.push_str("...");
+    }
+    (out, ws > ls || we < le)
+}
+
+#[cfg(test)]
+mod tests;
