@@ -9,7 +9,7 @@ use flate2::read::MultiGzDecoder;
 use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
-use crate::{FileFilter, ImageError, Progress};
+use crate::{ImageError, LayerFile, Progress, Walk};
 
 /// One entry of a layer, reduced to what merging needs.
 #[derive(Debug)]
@@ -100,6 +100,8 @@ pub(crate) fn sniff_compression(head: &[u8], label: &str) -> Result<Compression,
 /// What a layer walk needs to know about the layer.
 #[derive(Debug, Clone)]
 pub(crate) struct LayerCtx {
+    /// Index of the layer in the image (base = 0).
+    pub index: usize,
     /// Names the layer in errors, e.g. `layer 2/3 sha256:...`.
     pub label: String,
     /// The digest the blob must have (`None`: not content-addressed, e.g. legacy archives).
@@ -203,11 +205,7 @@ pub(crate) fn normalize_entry_path(raw: &str) -> Result<String, String> {
     Ok(out.join("/"))
 }
 
-fn read_entries<R: Read>(
-    reader: R,
-    ctx: &LayerCtx,
-    filter: &dyn FileFilter,
-) -> Result<Vec<Change>, WalkError> {
+fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<Change>, WalkError> {
     let hostile = |entry: &str, reason: String| {
         WalkError::Hostile(ImageError::HostileEntry {
             layer: ctx.label.clone(),
@@ -257,11 +255,27 @@ fn read_entries<R: Read>(
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let size = entry.size();
                 let mode = entry.header().mode().unwrap_or(0o644);
-                let content = if filter.wants(&path, size) {
+                let file = LayerFile {
+                    layer: ctx.index,
+                    path: &path,
+                    size,
+                    mode,
+                };
+                let visitor = walk.visitor.as_deref().filter(|v| v.wants(&file));
+                let content = if walk.filter.wants(&path, size) {
                     let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
                     entry.read_to_end(&mut buf).map_err(WalkError::Decode)?;
+                    if let Some(v) = visitor {
+                        v.visit(&file, &mut buf.as_slice())
+                            .map_err(WalkError::Decode)?;
+                    }
                     Some(buf)
                 } else {
+                    if let Some(v) = visitor {
+                        // The rest of an entry the visitor did not read is skipped by the
+                        // tar reader (still hashed for the diff_id check).
+                        v.visit(&file, &mut entry).map_err(WalkError::Decode)?;
+                    }
                     None
                 };
                 Change::File {
@@ -306,17 +320,18 @@ fn read_entries<R: Read>(
     Ok(changes)
 }
 
-/// Walks one layer blob read from `reader`, keeping the files `filter` wants, and checks the
+/// Walks one layer blob read from `reader`, keeping the files `walk.filter` wants and showing
+/// every regular file to `walk.visitor`, and checks the
 /// blob digest (when known) and the uncompressed digest against `ctx`.
 pub(crate) fn walk_layer<R: Read>(
     reader: R,
     ctx: &LayerCtx,
-    filter: &dyn FileFilter,
+    walk: &Walk,
 ) -> Result<LayerResult, ImageError> {
     match ctx.compression {
         Compression::Gzip => {
             let mut tar = HashReader::new(MultiGzDecoder::new(HashReader::new(reader)));
-            let res = read_entries(&mut tar, ctx, filter).and_then(|c| {
+            let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
             });
@@ -326,7 +341,7 @@ pub(crate) fn walk_layer<R: Read>(
         }
         Compression::None => {
             let mut tar = HashReader::new(reader);
-            let res = read_entries(&mut tar, ctx, filter).and_then(|c| {
+            let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
             });

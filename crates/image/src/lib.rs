@@ -175,6 +175,47 @@ impl<F: Fn(&str, u64) -> bool + Send + Sync> FileFilter for F {
     }
 }
 
+/// A regular file met while a layer is walked (see [`LayerVisitor`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerFile<'a> {
+    /// Index into [`ImageMeta::layers`] of the layer holding this entry.
+    pub layer: usize,
+    /// Path as written in the layer, normalised (relative, no leading `/` or `./`); symlinked
+    /// parent directories of lower layers are NOT resolved (the path the tar entry names).
+    pub path: &'a str,
+    /// Size in bytes (the logical size for GNU sparse entries).
+    pub size: u64,
+    /// Unix mode bits.
+    pub mode: u32,
+}
+
+/// Sees every regular file of every layer as the layers stream by, including files that a
+/// later layer deletes (whiteouts) or replaces: they are still in the image. Nothing is
+/// buffered for it beyond what it reads itself.
+///
+/// Called on the blocking threads that walk layers: up to three layers at a time
+/// (concurrently, hence `Send + Sync`), each layer's entries in tar order. Hardlinks, symlinks,
+/// directories and whiteouts are not shown (a hardlink's content is its target's, shown
+/// where the target was written).
+pub trait LayerVisitor: Send + Sync {
+    /// `true` to be handed the content of `file` (then [`LayerVisitor::visit`] is called);
+    /// `false` skips it unread.
+    fn wants(&self, file: &LayerFile<'_>) -> bool;
+
+    /// The content of a wanted file as a reader limited to the entry. The visitor may read
+    /// all, part or none of it; the walker skips what is left. An error fails the whole fetch
+    /// as a corrupt layer (read errors of the layer stream surface here).
+    fn visit(&self, file: &LayerFile<'_>, content: &mut dyn std::io::Read) -> std::io::Result<()>;
+}
+
+/// What a layer walk does with each entry: keep it in the [`Rootfs`] (`filter`) and/or show
+/// it to a [`LayerVisitor`].
+#[derive(Clone)]
+pub(crate) struct Walk {
+    pub filter: Arc<dyn FileFilter>,
+    pub visitor: Option<Arc<dyn LayerVisitor>>,
+}
+
 /// Progress of layer downloads (the CLI draws bars; scan Jobs stay quiet).
 pub trait Progress: Send + Sync {
     /// A layer blob starts downloading.
@@ -208,16 +249,26 @@ pub async fn fetch_image(
     filter: Arc<dyn FileFilter>,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
+    fetch_image_visiting(source, opts, filter, None, progress).await
+}
+
+/// [`fetch_image`], also showing every regular file of every layer to `visitor` during the
+/// same single pass over the layers (e.g. a secret scanner beside the inventory filter).
+pub async fn fetch_image_visiting(
+    source: &ImageSource,
+    opts: &RegistryOptions,
+    filter: Arc<dyn FileFilter>,
+    visitor: Option<Arc<dyn LayerVisitor>>,
+    progress: Arc<dyn Progress>,
+) -> Result<Image, ImageError> {
+    let walk = Walk { filter, visitor };
     match source {
-        ImageSource::Registry(reference) => {
-            registry::fetch(reference, opts, filter, progress).await
-        }
+        ImageSource::Registry(reference) => registry::fetch(reference, opts, walk, progress).await,
         ImageSource::OciLayout { dir, reference } => {
-            local::fetch_oci_layout(dir, reference.as_deref(), &opts.platform, filter, progress)
-                .await
+            local::fetch_oci_layout(dir, reference.as_deref(), &opts.platform, walk, progress).await
         }
         ImageSource::DockerArchive { path } => {
-            local::fetch_archive(path, &opts.platform, filter, progress).await
+            local::fetch_archive(path, &opts.platform, walk, progress).await
         }
     }
 }

@@ -17,9 +17,7 @@ use crate::manifest::{
     DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR,
 };
 use crate::store::Store;
-use crate::{
-    merge_layers, FileFilter, Image, ImageError, ImageMeta, LayerInfo, Platform, Progress,
-};
+use crate::{merge_layers, Image, ImageError, ImageMeta, LayerInfo, Platform, Progress, Walk};
 
 /// The OCI annotation holding a tag in `index.json`.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -222,6 +220,7 @@ fn plan_oci(
         layers.push(LocalLayer {
             member,
             ctx: LayerCtx {
+                index: i,
                 label,
                 expected_blob: Some(d.digest.clone()),
                 diff_id,
@@ -360,6 +359,7 @@ fn plan_docker_archive(store: &Store, name: &str) -> Result<Plan, ImageError> {
         layers.push(LocalLayer {
             member: m,
             ctx: LayerCtx {
+                index: i,
                 label,
                 expected_blob,
                 diff_id,
@@ -409,7 +409,7 @@ impl<R: std::io::Read> std::io::Read for Cancellable<R> {
 async fn walk_plan(
     store: Store,
     plan: Plan,
-    filter: Arc<dyn FileFilter>,
+    walk: Walk,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
     let Plan { mut meta, layers } = plan;
@@ -418,10 +418,10 @@ async fn walk_plan(
     let cancelled = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancelled.clone());
     let (rootfs, blob_digests) = merge_layers(layers.len(), |i| {
-        let (store, layers, filter, progress, cancelled) = (
+        let (store, layers, walk, progress, cancelled) = (
             store.clone(),
             layers.clone(),
-            filter.clone(),
+            walk.clone(),
             progress.clone(),
             cancelled.clone(),
         );
@@ -435,7 +435,7 @@ async fn walk_plan(
                         inner: ProgressReader::new(reader, progress.clone(), layer.key.clone()),
                         cancelled,
                     };
-                    walk_layer(reader, &layer.ctx, &*filter)
+                    walk_layer(reader, &layer.ctx, &walk)
                 });
                 progress.layer_finished(&layer.key);
                 result
@@ -457,7 +457,7 @@ pub(crate) async fn fetch_oci_layout(
     dir: &Path,
     reference: Option<&str>,
     platform: &Platform,
-    filter: Arc<dyn FileFilter>,
+    walk: Walk,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
     let store = Store::Dir(dir.to_path_buf());
@@ -475,14 +475,14 @@ pub(crate) async fn fetch_oci_layout(
     })
     .await
     .map_err(|e| ImageError::Other(format!("reading the OCI layout failed: {e}")))?;
-    walk_plan(store, plan?, filter, progress).await
+    walk_plan(store, plan?, walk, progress).await
 }
 
 /// Fetches the image of a docker-archive or oci-archive tar.
 pub(crate) async fn fetch_archive(
     path: &Path,
     platform: &Platform,
-    filter: Arc<dyn FileFilter>,
+    walk: Walk,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
     let (path, platform) = (path.to_path_buf(), platform.clone());
@@ -503,7 +503,7 @@ pub(crate) async fn fetch_archive(
     })
     .await
     .map_err(|e| ImageError::Other(format!("reading the archive failed: {e}")))??;
-    walk_plan(store, plan, filter, progress).await
+    walk_plan(store, plan, walk, progress).await
 }
 
 #[cfg(test)]

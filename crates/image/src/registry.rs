@@ -31,7 +31,7 @@ use crate::manifest::{
     ACCEPTED_MANIFESTS,
 };
 use crate::{
-    merge_layers, FileFilter, Image, ImageError, ImageMeta, LayerInfo, Progress, RegistryOptions,
+    merge_layers, Image, ImageError, ImageMeta, LayerInfo, Progress, RegistryOptions, Walk,
 };
 
 /// The timeout when [`RegistryOptions::timeout`] is `None`.
@@ -348,7 +348,7 @@ async fn pump_and_walk<S, T>(
     ctx: &Ctx,
     layer_ctx: LayerCtx,
     key: &str,
-    filter: Arc<dyn FileFilter>,
+    walk: Walk,
     progress: &Arc<dyn Progress>,
 ) -> Result<LayerResult, ImageError>
 where
@@ -358,7 +358,7 @@ where
     let walk_ctx = layer_ctx.clone();
     let label = layer_ctx.label.clone();
     pump_into(stream, ctx, &label, key, progress, move |reader| {
-        walk_layer(reader, &walk_ctx, &*filter)
+        walk_layer(reader, &walk_ctx, &walk)
     })
     .await?
 }
@@ -442,7 +442,7 @@ where
 pub(crate) async fn fetch(
     input: &str,
     opts: &RegistryOptions,
-    filter: Arc<dyn FileFilter>,
+    walk: Walk,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
     let reference = parse_reference(input)?;
@@ -579,6 +579,7 @@ pub(crate) async fn fetch(
         plans.push((
             oci_desc,
             LayerCtx {
+                index: i,
                 label,
                 expected_blob: Some(desc.digest.clone()),
                 diff_id: diff_id.clone(),
@@ -603,7 +604,7 @@ pub(crate) async fn fetch(
     let plans = Arc::new(plans);
     let (rootfs, _) = merge_layers(count, |i| {
         let plans = plans.clone();
-        let filter = filter.clone();
+        let walk = walk.clone();
         let progress = progress.clone();
         let (client, reference, ctx) = (&client, &reference, &ctx);
         async move {
@@ -628,7 +629,7 @@ pub(crate) async fn fetch(
                     ctx,
                     layer_ctx.clone(),
                     &desc.digest,
-                    filter,
+                    walk,
                     &progress,
                 )
                 .await
