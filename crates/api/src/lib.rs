@@ -4,6 +4,11 @@
 //!   (severity, status, CVSS, data source), with Trivy's serialisations.
 //! * [`report`]: the Trivy JSON report schema (SchemaVersion 2) that `sightline image
 //!   --format json` emits.
+//! * [`crd`]: Trivy Operator's report custom resources (`aquasecurity.github.io/v1alpha1`)
+//!   and the function that builds a VulnerabilityReport from a [`report::Report`].
+//! * [`naming`]: report names, labels and hashes as Trivy Operator computes them.
 
+pub mod crd;
+pub mod naming;
 pub mod report;
 pub mod vuln;
