@@ -35,6 +35,8 @@ enum Command {
     Image(commands::image::ImageArgs),
     /// Manage the vulnerability DB (trivy-db format) and the Java DB.
     Db(commands::db::DbArgs),
+    /// Print the report CRDs (Trivy Operator's kinds, aquasecurity.github.io/v1alpha1) as YAML.
+    Crds(commands::crds::CrdsArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Image(args) => commands::image::run(args, cli.quiet).await,
             Command::Db(args) => commands::db::run(args, cli.quiet).await,
+            Command::Crds(args) => commands::crds::run(args),
         }
     });
     match result {
