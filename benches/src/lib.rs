@@ -19,10 +19,19 @@ pub struct Measured {
 /// Panics when the command fails: a benchmark of a failing command means nothing.
 pub fn measure(cmd: &mut Command, stdout_to: Option<&Path>) -> Measured {
     let out = tempfile::NamedTempFile::new().expect("temp file");
-    let rss_run = std::env::current_exe().expect("current exe").with_file_name("rss-run");
-    assert!(rss_run.exists(), "{} missing: build the benches crate", rss_run.display());
+    let rss_run = std::env::current_exe()
+        .expect("current exe")
+        .with_file_name("rss-run");
+    assert!(
+        rss_run.exists(),
+        "{} missing: build the benches crate",
+        rss_run.display()
+    );
     let mut wrapped = Command::new(rss_run);
-    wrapped.arg(out.path()).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped
+        .arg(out.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => wrapped.env(k, v),
@@ -40,9 +49,15 @@ pub fn measure(cmd: &mut Command, stdout_to: Option<&Path>) -> Measured {
     let status = wrapped.status().expect("run rss-run");
     assert!(status.success(), "rss-run failed for {cmd:?}");
     let text = std::fs::read_to_string(out.path()).expect("rss-run output");
-    let f: Vec<u64> = text.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    let f: Vec<u64> = text
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
     assert_eq!(f[2], 0, "{cmd:?} failed with exit code {}", f[2]);
-    Measured { wall: Duration::from_nanos(f[1]), max_rss_kib: f[0] }
+    Measured {
+        wall: Duration::from_nanos(f[1]),
+        max_rss_kib: f[0],
+    }
 }
 
 /// Waits for `child` with `wait4`, returning its exit code and peak RSS in KiB.
@@ -54,7 +69,11 @@ pub fn wait_rusage(child: std::process::Child) -> (u64, u64) {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4 failed");
     std::mem::forget(child); // already reaped by wait4
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) as u64 } else { 128 + libc::WTERMSIG(status) as u64 };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u64
+    } else {
+        128 + libc::WTERMSIG(status) as u64
+    };
     (code, usage.ru_maxrss as u64)
 }
 

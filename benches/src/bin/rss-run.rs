@@ -14,10 +14,13 @@ fn main() {
         std::process::exit(2);
     };
     let start = Instant::now();
-    let child = std::process::Command::new(&cmd).args(args).spawn().unwrap_or_else(|e| {
-        eprintln!("rss-run: cannot run {}: {e}", cmd.to_string_lossy());
-        std::process::exit(127)
-    });
+    let child = std::process::Command::new(&cmd)
+        .args(args)
+        .spawn()
+        .unwrap_or_else(|e| {
+            eprintln!("rss-run: cannot run {}: {e}", cmd.to_string_lossy());
+            std::process::exit(127)
+        });
     let (code, max_rss_kib) = sightline_benches::wait_rusage(child);
     let wall = start.elapsed();
     std::fs::write(&out, format!("{max_rss_kib} {} {code}\n", wall.as_nanos())).expect("write OUT");
