@@ -246,19 +246,31 @@ impl Scanner {
     }
 
     fn assemble(rules: Vec<Rule>, allow: Vec<AllowRule>, max: u64) -> Result<Scanner, String> {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        // One automaton pattern per keyword that contains no other keyword: a keyword that
+        // contains another (`secret_key` contains `secret`) only occurs where the shorter
+        // one does, so its rules hang on the shorter pattern (a smaller, faster automaton,
+        // and every rule whose keyword occurs still runs).
+        let mut all: Vec<&str> = rules
+            .iter()
+            .flat_map(|r| r.keywords.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let patterns: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|k| !all.iter().any(|j| j != k && k.contains(j)))
+            .collect();
+        let mut keyword_rules: Vec<Vec<usize>> = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             if r.keywords.is_empty() {
                 always.push(i);
             }
             for k in &r.keywords {
-                match patterns.iter().position(|p| p == k) {
-                    Some(p) => keyword_rules[p].push(i),
-                    None => {
-                        patterns.push(k.clone());
-                        keyword_rules.push(vec![i]);
+                for (p, pat) in patterns.iter().enumerate() {
+                    if k.contains(pat) && !keyword_rules[p].contains(&i) {
+                        keyword_rules[p].push(i);
                     }
                 }
             }
