@@ -1,0 +1,10 @@
+//! The Sightline operator: glue around the scanning core.
+//!
+//! * [`config`]: the operator's settings, under the Helm value keys platform teams already
+//!   set for Trivy Operator (`trivy.ignoreUnfixed`, `operator.scanJobsConcurrentLimit`, ...),
+//!   from a values-style YAML file (a mounted ConfigMap) with environment overrides.
+//! * [`job`]: the scan Job for one image digest (restricted Pod Security, pull secrets,
+//!   scheduling knobs), as a pure function of the settings and the workload.
+
+pub mod config;
+pub mod job;
