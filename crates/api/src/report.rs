@@ -79,8 +79,11 @@ pub struct ReportMetadata {
 /// Result class for OS package vulnerabilities.
 pub const CLASS_OS_PKGS: &str = "os-pkgs";
 
+/// Result class for exposed secrets.
+pub const CLASS_SECRET: &str = "secret";
+
 /// One target's findings (`Results[]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScanResult {
     /// e.g. `127.0.0.1:5000/library/debian:bookworm-curl (debian 12.15)`.
     #[serde(rename = "Target")]
@@ -98,6 +101,108 @@ pub struct ScanResult {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub vulnerabilities: Vec<DetectedVulnerability>,
+    /// Exposed secrets (class `secret`), in file order.
+    #[serde(rename = "Secrets", default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<DetectedSecret>,
+}
+
+/// The layer a secret was found in (`Secrets[].Layer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretLayer {
+    /// Digest of the layer blob as stored.
+    #[serde(rename = "Digest", default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    /// Digest of the uncompressed layer tar.
+    #[serde(rename = "DiffID", default, skip_serializing_if = "String::is_empty")]
+    pub diff_id: String,
+    /// The history entry that created the layer.
+    #[serde(
+        rename = "CreatedBy",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub created_by: String,
+}
+
+impl SecretLayer {
+    /// No layer (findings in the image config).
+    pub fn is_empty(&self) -> bool {
+        self.digest.is_empty() && self.diff_id.is_empty() && self.created_by.is_empty()
+    }
+}
+
+/// One line of context around a secret (`Code.Lines[]`), secrets masked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLine {
+    /// 1-based line number.
+    #[serde(rename = "Number")]
+    pub number: usize,
+    /// The line, secrets masked.
+    #[serde(rename = "Content")]
+    pub content: String,
+    /// Part of the match.
+    #[serde(rename = "IsCause")]
+    pub is_cause: bool,
+    /// Trivy's annotation (unused, always empty).
+    #[serde(rename = "Annotation", default)]
+    pub annotation: String,
+    /// The line was cut around the secret.
+    #[serde(rename = "Truncated")]
+    pub truncated: bool,
+    /// First line of the match.
+    #[serde(rename = "FirstCause")]
+    pub first_cause: bool,
+    /// Last line of the match.
+    #[serde(rename = "LastCause")]
+    pub last_cause: bool,
+}
+
+/// Context lines of a secret (`Code`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Code {
+    /// The lines.
+    #[serde(rename = "Lines", default)]
+    pub lines: Vec<CodeLine>,
+}
+
+/// One exposed secret (`Results[].Secrets[]`). Never holds the raw secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectedSecret {
+    /// Rule id, e.g. `aws-access-key-id`.
+    #[serde(rename = "RuleID")]
+    pub rule_id: String,
+    /// Category, e.g. `AWS`.
+    #[serde(rename = "Category")]
+    pub category: String,
+    /// Severity of the rule.
+    #[serde(rename = "Severity")]
+    pub severity: Severity,
+    /// Rule title.
+    #[serde(rename = "Title")]
+    pub title: String,
+    /// 1-based first line of the match.
+    #[serde(rename = "StartLine")]
+    pub start_line: usize,
+    /// 1-based last line of the match.
+    #[serde(rename = "EndLine")]
+    pub end_line: usize,
+    /// Context lines, masked.
+    #[serde(rename = "Code", default, skip_serializing_if = "code_is_empty")]
+    pub code: Code,
+    /// The matched line with the secret replaced by `*`.
+    #[serde(rename = "Match")]
+    pub matched: String,
+    /// The layer the file came from (empty for the image config).
+    #[serde(
+        rename = "Layer",
+        default,
+        skip_serializing_if = "SecretLayer::is_empty"
+    )]
+    pub layer: SecretLayer,
+}
+
+fn code_is_empty(c: &Code) -> bool {
+    c.lines.is_empty()
 }
 
 /// Package identity (`PkgIdentifier`).

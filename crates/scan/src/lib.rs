@@ -1,21 +1,31 @@
 //! The one scan pipeline both front ends share (`sightline image` and, later, scan Jobs):
 //!
-//! 1. [`scan_image`]: image source → layers walked → [`ImageScan`] (metadata + inventory).
+//! 1. [`scan_image_with`]: image source → layers walked ONCE → [`ImageScan`] (metadata,
+//!    inventory, and the secrets found in every layer and in the image config).
 //!    Serialisable: it is what a scan Job prints and what the operator stores per digest.
-//! 2. [`build_report`]: [`ImageScan`] × vulnerability DB → Trivy-schema [`Report`].
+//! 2. [`build_report`] / [`build_report_with`]: [`ImageScan`] × vulnerability DB →
+//!    Trivy-schema [`Report`] (OS package results, then secret results).
 
 pub mod job_result;
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sightline_api::report::{
-    Os, Report, ReportMetadata, ScanResult, CLASS_OS_PKGS, SCHEMA_VERSION,
+    Code, CodeLine, DetectedSecret, Os, Report, ReportMetadata, ScanResult, SecretLayer,
+    CLASS_OS_PKGS, CLASS_SECRET, SCHEMA_VERSION,
 };
 use sightline_detect::{eol, DetectError, Filters};
-use sightline_image::{FileFilter, ImageError, ImageSource, Progress, RegistryOptions, Rootfs};
+use sightline_image::{
+    FileFilter, ImageError, ImageMeta, ImageSource, LayerFile, LayerVisitor, Progress,
+    RegistryOptions, Rootfs,
+};
 use sightline_inventory::{FileSource, Inventory, InventoryError};
+use sightline_secrets::SecretFinding;
 use sightline_vulndb::VulnDb;
 
 /// Scan failures, each with a message that says what went wrong and where.
@@ -53,6 +63,31 @@ pub struct ImageScan {
     pub config: serde_json::Value,
     /// OS and packages.
     pub inventory: Inventory,
+    /// Secrets found in the layers (one result per file path, Target `/<path>`, each
+    /// finding with its layer) and in the image config (Target = the artifact name), as
+    /// Trivy's `Results[]` of class `secret`. `None` when secret scanning was off; `Some`
+    /// and empty when it ran and found nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<ScanResult>>,
+}
+
+/// What [`scan_image_with`] does besides reading the image metadata.
+#[derive(Clone)]
+pub struct ScanOptions {
+    /// Build the package inventory (needed for vulnerabilities).
+    pub inventory: bool,
+    /// Scan every regular file of every layer, and the image config, with this scanner.
+    pub secrets: Option<Arc<sightline_secrets::Scanner>>,
+}
+
+impl Default for ScanOptions {
+    /// The inventory only (what [`scan_image`] does).
+    fn default() -> Self {
+        ScanOptions {
+            inventory: true,
+            secrets: None,
+        }
+    }
 }
 
 /// Keeps the files the inventory analyzers read.
@@ -83,16 +118,65 @@ impl FileSource for RootfsFiles<'_> {
     }
 }
 
-/// Fetches `source` and builds its inventory.
+/// Keeps nothing (a secrets-only scan).
+struct NoFiles;
+
+impl FileFilter for NoFiles {
+    fn wants(&self, _path: &str, _size: u64) -> bool {
+        false
+    }
+}
+
+/// Fetches `source` and builds its inventory (no secret scanning).
 pub async fn scan_image(
     source: &ImageSource,
     opts: &RegistryOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<ImageScan, ScanError> {
-    let image =
-        sightline_image::fetch_image(source, opts, Arc::new(AnalyzerFiles), progress).await?;
-    let inventory = sightline_inventory::analyze(&RootfsFiles(&image.rootfs))?;
+    scan_image_with(source, opts, &ScanOptions::default(), progress).await
+}
+
+/// Fetches `source` and, in one pass over its layers, builds its inventory and/or scans
+/// every layer (files deleted or replaced by later layers included) and the image config
+/// for secrets, as `what` asks.
+pub async fn scan_image_with(
+    source: &ImageSource,
+    opts: &RegistryOptions,
+    what: &ScanOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<ImageScan, ScanError> {
+    let filter: Arc<dyn FileFilter> = if what.inventory {
+        Arc::new(AnalyzerFiles)
+    } else {
+        Arc::new(NoFiles)
+    };
+    let visitor = what.secrets.as_ref().map(|s| {
+        Arc::new(SecretVisitor {
+            scanner: s.clone(),
+            found: Mutex::new(Vec::new()),
+        })
+    });
+    let image = sightline_image::fetch_image_visiting(
+        source,
+        opts,
+        filter,
+        visitor.clone().map(|v| v as Arc<dyn LayerVisitor>),
+        progress,
+    )
+    .await?;
+    let inventory = if what.inventory {
+        sightline_inventory::analyze(&RootfsFiles(&image.rootfs))?
+    } else {
+        Inventory::default()
+    };
     let meta = image.meta;
+    let secrets = match (visitor, &what.secrets) {
+        (Some(v), Some(scanner)) => {
+            let found = std::mem::take(&mut *v.found.lock().expect("secret results"));
+            Some(secret_results(&meta, found, scanner))
+        }
+        _ => None,
+    };
     Ok(ImageScan {
         artifact_name: meta.name,
         image_id: meta.image_id,
@@ -101,8 +185,178 @@ pub async fn scan_image(
         diff_ids: meta.layers.iter().map(|l| l.diff_id.clone()).collect(),
         config: meta.config,
         inventory,
+        secrets,
     })
 }
+
+/// Findings of one file of one layer.
+type FileSecrets = (usize, String, Vec<SecretFinding>);
+
+/// Scans each regular file of each layer as it streams by; keeps only findings (masked).
+struct SecretVisitor {
+    scanner: Arc<sightline_secrets::Scanner>,
+    found: Mutex<Vec<FileSecrets>>,
+}
+
+thread_local! {
+    /// One reusable read buffer per layer-walking thread.
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl LayerVisitor for SecretVisitor {
+    fn wants(&self, file: &LayerFile<'_>) -> bool {
+        self.scanner.wants(file.path, file.size)
+    }
+
+    fn visit(&self, file: &LayerFile<'_>, content: &mut dyn Read) -> std::io::Result<()> {
+        BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            // The head first: a binary file is left unread past it.
+            let head = (sightline_secrets::BINARY_SNIFF_LEN as u64).min(file.size);
+            content.take(head).read_to_end(&mut buf)?;
+            if sightline_secrets::looks_binary(&buf) {
+                return Ok(());
+            }
+            let cap = self.scanner.max_file_size();
+            content
+                .take(cap.saturating_sub(buf.len() as u64))
+                .read_to_end(&mut buf)?;
+            let findings = self.scanner.scan(file.path, &buf);
+            if buf.capacity() > 4 << 20 {
+                *buf = Vec::new(); // do not keep a big buffer per thread
+            }
+            if !findings.is_empty() {
+                self.found.lock().expect("secret results").push((
+                    file.layer,
+                    file.path.to_string(),
+                    findings,
+                ));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The layers' `created_by` (history entries that are not `empty_layer`, in order).
+fn layer_history(config: &serde_json::Value, layers: usize) -> Vec<String> {
+    let mut out: Vec<String> = config["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| !h["empty_layer"].as_bool().unwrap_or(false))
+        .map(|h| h["created_by"].as_str().unwrap_or_default().to_string())
+        .collect();
+    out.resize(layers, String::new());
+    out
+}
+
+fn detected(f: SecretFinding, layer: SecretLayer) -> DetectedSecret {
+    DetectedSecret {
+        rule_id: f.rule_id,
+        category: f.category,
+        severity: f.severity,
+        title: f.title,
+        start_line: f.start_line,
+        end_line: f.end_line,
+        code: Code {
+            lines: f
+                .code
+                .into_iter()
+                .map(|l| CodeLine {
+                    number: l.number,
+                    content: l.content,
+                    is_cause: l.is_cause,
+                    annotation: String::new(),
+                    truncated: l.truncated,
+                    first_cause: l.first_cause,
+                    last_cause: l.last_cause,
+                })
+                .collect(),
+        },
+        matched: f.matched,
+        layer,
+    }
+}
+
+/// Groups layer findings per file path (Target `/<path>`, as Trivy prints image paths; a
+/// finding repeated unchanged in a later layer is kept once, with the lowest layer), then
+/// scans the image config rendered as pretty JSON (Target = the artifact name, no layer).
+fn secret_results(
+    meta: &ImageMeta,
+    mut found: Vec<FileSecrets>,
+    scanner: &sightline_secrets::Scanner,
+) -> Vec<ScanResult> {
+    found.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+    let history = layer_history(&meta.config, meta.layers.len());
+    let mut per_path: BTreeMap<String, Vec<DetectedSecret>> = BTreeMap::new();
+    for (layer, path, findings) in found {
+        let info = SecretLayer {
+            digest: meta
+                .layers
+                .get(layer)
+                .map(|l| l.digest.clone())
+                .unwrap_or_default(),
+            diff_id: meta
+                .layers
+                .get(layer)
+                .map(|l| l.diff_id.clone())
+                .unwrap_or_default(),
+            created_by: history.get(layer).cloned().unwrap_or_default(),
+        };
+        let list = per_path.entry(path).or_default();
+        for f in findings {
+            let dup = list.iter().any(|d| {
+                d.rule_id == f.rule_id
+                    && d.start_line == f.start_line
+                    && d.end_line == f.end_line
+                    && d.matched == f.matched
+            });
+            if !dup {
+                list.push(detected(f, info.clone()));
+            }
+        }
+    }
+    let mut results: Vec<ScanResult> = per_path
+        .into_iter()
+        .map(|(path, mut secrets)| {
+            secrets.sort_by(|a, b| {
+                (a.start_line, &a.rule_id, &a.layer.diff_id).cmp(&(
+                    b.start_line,
+                    &b.rule_id,
+                    &b.layer.diff_id,
+                ))
+            });
+            ScanResult {
+                target: format!("/{path}"),
+                class: CLASS_SECRET.to_string(),
+                secrets,
+                ..Default::default()
+            }
+        })
+        .collect();
+    if !meta.config.is_null() {
+        let rendered = serde_json::to_string_pretty(&meta.config).unwrap_or_default();
+        let secrets: Vec<DetectedSecret> = scanner
+            .scan(IMAGE_CONFIG_PATH, rendered.as_bytes())
+            .into_iter()
+            .map(|f| detected(f, SecretLayer::default()))
+            .collect();
+        if !secrets.is_empty() {
+            results.push(ScanResult {
+                target: meta.name.clone(),
+                class: CLASS_SECRET.to_string(),
+                secrets,
+                ..Default::default()
+            });
+        }
+    }
+    results
+}
+
+/// The path the image config is scanned as (no path filter or path allow rule matches it).
+/// Its lines are those of the config rendered as pretty JSON with sorted keys (`jq -S .`).
+pub const IMAGE_CONFIG_PATH: &str = "(image config)";
 
 /// A report plus the warnings met while building it.
 #[derive(Debug, Clone)]
@@ -113,27 +367,50 @@ pub struct BuiltReport {
     pub warnings: Vec<String>,
 }
 
-/// Matches `scan` against `db` and builds the report, applying `filters`.
+/// Matches `scan` against `db` and builds the report, applying `filters` (the secrets of
+/// the scan, if any, follow the OS result).
 pub fn build_report(
     scan: &ImageScan,
     db: &VulnDb,
     filters: &Filters,
     now: DateTime<Utc>,
 ) -> Result<BuiltReport, ScanError> {
+    build_report_with(scan, Some(db), filters, now)
+}
+
+/// [`build_report`] with an optional DB: without one (a secrets-only scan) no vulnerability
+/// result is built. `filters.severities` applies to secrets too.
+pub fn build_report_with(
+    scan: &ImageScan,
+    db: Option<&VulnDb>,
+    filters: &Filters,
+    now: DateTime<Utc>,
+) -> Result<BuiltReport, ScanError> {
     let inv = &scan.inventory;
-    let found = sightline_detect::detect_os(db, inv)?;
     let mut warnings = inv.warnings.clone();
-    warnings.extend(found.warnings);
     let mut results = Vec::new();
-    if let Some(os) = &inv.os {
-        let mut vulns = found.vulnerabilities;
-        filters.apply(&mut vulns);
-        results.push(ScanResult {
-            target: format!("{} ({os})", scan.artifact_name),
-            class: CLASS_OS_PKGS.to_string(),
-            kind: os.family.to_string(),
-            vulnerabilities: vulns,
-        });
+    if let Some(db) = db {
+        let found = sightline_detect::detect_os(db, inv)?;
+        warnings.extend(found.warnings);
+        if let Some(os) = &inv.os {
+            let mut vulns = found.vulnerabilities;
+            filters.apply(&mut vulns);
+            results.push(ScanResult {
+                target: format!("{} ({os})", scan.artifact_name),
+                class: CLASS_OS_PKGS.to_string(),
+                kind: os.family.to_string(),
+                vulnerabilities: vulns,
+                ..Default::default()
+            });
+        }
+    }
+    for r in scan.secrets.iter().flatten() {
+        let mut r = r.clone();
+        r.secrets
+            .retain(|s| filters.severities.is_empty() || filters.severities.contains(&s.severity));
+        if !r.secrets.is_empty() {
+            results.push(r);
+        }
     }
     let report = Report {
         schema_version: SCHEMA_VERSION,

@@ -1,6 +1,8 @@
-//! `sightline image`: scan a container image for OS package vulnerabilities.
+//! `sightline image`: scan a container image for OS package vulnerabilities and exposed
+//! secrets.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -15,6 +17,15 @@ use super::db::{ensure_db, DbSourceArgs};
 use super::registry_args::RegistryArgs;
 use crate::output;
 use crate::progress::LayerProgress;
+
+/// What `--scanners` can ask for.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ScannerKind {
+    /// OS package vulnerabilities (needs the vulnerability DB).
+    Vuln,
+    /// Exposed secrets in every layer and in the image config.
+    Secret,
+}
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -32,6 +43,7 @@ pub enum Format {
   sightline image --input oci:/var/tmp/oci:bookworm-curl --format json --output report.json
   sightline image --input image.tar --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1
   sightline image --docker-config ~/.docker/config.json registry.corp/private/app:1
+  sightline image --scanners secret --secret-config secret.yaml 127.0.0.1:5000/sightline-test/app:1
 
 Exit codes: 0 success, N findings remain with --exit-code N, 1 scan error, 2 usage error.")]
 pub struct ImageArgs {
@@ -59,6 +71,20 @@ pub struct ImageArgs {
     /// Report only vulnerabilities that have a fix.
     #[arg(long)]
     pub ignore_unfixed: bool,
+    /// What to look for (comma-separated): `vuln` (OS package vulnerabilities), `secret`
+    /// (exposed secrets in every layer, deleted files included, and in the image config).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "LIST",
+        default_value = "vuln,secret"
+    )]
+    pub scanners: Vec<ScannerKind>,
+    /// Secret rules config (Trivy's trivy-secret.yaml format: custom rules, disable-rules,
+    /// allow-rules, max-file-size; see crates/secrets/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub secret_config: Option<PathBuf>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "table")]
     pub format: Format,
@@ -87,30 +113,54 @@ pub async fn run(args: ImageArgs, quiet: bool) -> Result<u8> {
     };
     let platform: Platform = args.platform.parse().context("invalid --platform")?;
     let cache_dir = args.db.cache_dir();
+    let vuln = args.scanners.contains(&ScannerKind::Vuln);
+    let secret = args.scanners.contains(&ScannerKind::Secret);
+    if args.secret_config.is_some() && !secret {
+        bail!("--secret-config needs the secret scanner (--scanners secret or vuln,secret)");
+    }
+    // Rules before anything else: a bad config fails at once.
+    let secrets = if secret {
+        let scanner = match &args.secret_config {
+            Some(path) => sightline_secrets::Scanner::with_config(path)?,
+            None => sightline_secrets::Scanner::builtin(),
+        };
+        Some(Arc::new(scanner))
+    } else {
+        None
+    };
 
     // The DB first: a missing or stale DB should fail before any image byte is pulled.
-    if !(args.skip_db_update || args.offline_scan) {
+    if vuln && !(args.skip_db_update || args.offline_scan) {
         let outcome = ensure_db(DbKind::Vuln, &args.db, &args.registry, false, quiet).await?;
         if let UpdateOutcome::UpToDate { reason } = outcome {
             tracing::debug!("vulnerability DB {reason}");
         }
     }
-    let db = open_db(&cache_dir)?;
+    let db = if vuln {
+        Some(open_db(&cache_dir)?)
+    } else {
+        None
+    };
 
     let opts = args.registry.options(platform);
     let progress = LayerProgress::new(quiet);
-    let scan = sightline_scan::scan_image(&source, &opts, progress.sink()).await?;
+    let what = sightline_scan::ScanOptions {
+        inventory: vuln,
+        secrets,
+    };
+    let scan = sightline_scan::scan_image_with(&source, &opts, &what, progress.sink()).await?;
     progress.summarize();
 
     let filters = Filters {
         ignore_unfixed: args.ignore_unfixed,
         severities: args.severity.clone(),
     };
-    let built = sightline_scan::build_report(&scan, &db, &filters, chrono::Utc::now())?;
+    let built =
+        sightline_scan::build_report_with(&scan, db.as_ref(), &filters, chrono::Utc::now())?;
     for w in &built.warnings {
         tracing::warn!("{w}");
     }
-    if scan.inventory.os.is_none() {
+    if vuln && scan.inventory.os.is_none() {
         tracing::warn!(
             "no OS detected in {}: no OS packages were matched",
             scan.artifact_name
@@ -126,7 +176,7 @@ pub async fn run(args: ImageArgs, quiet: bool) -> Result<u8> {
         .report
         .results
         .iter()
-        .map(|r| r.vulnerabilities.len())
+        .map(|r| r.vulnerabilities.len() + r.secrets.len())
         .sum();
     Ok(if findings > 0 { args.exit_code } else { 0 })
 }

@@ -1,6 +1,7 @@
-//! Trivy-style tables: one per result, a severity total line, box-drawn rows.
+//! Trivy-style tables: one per result, a severity total line, box-drawn rows; secrets as
+//! one block per finding with its masked code lines.
 
-use sightline_api::report::{Report, SeverityCounts};
+use sightline_api::report::{Report, ScanResult, SeverityCounts, CLASS_SECRET};
 
 const HEADERS: [&str; 7] = [
     "Library",
@@ -17,12 +18,13 @@ const TITLE_MAX: usize = 60;
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
     if report.results.is_empty() {
-        out.push_str(&format!(
-            "\n{}: no OS detected, nothing to match\n",
-            report.artifact_name
-        ));
+        out.push_str(&format!("\n{}: no findings\n", report.artifact_name));
     }
     for r in &report.results {
+        if r.class == CLASS_SECRET {
+            secrets(&mut out, r);
+            continue;
+        }
         let c = SeverityCounts::of(&r.vulnerabilities);
         out.push('\n');
         out.push_str(&r.target);
@@ -69,6 +71,67 @@ pub fn table(report: &Report) -> String {
         render(&mut out, &rows);
     }
     out
+}
+
+/// One secret result: `<target> (secrets)`, totals, then per finding the rule, where it
+/// is (path:line and layer) and the masked lines around it.
+fn secrets(out: &mut String, r: &ScanResult) {
+    let mut c = SeverityCounts::default();
+    for s in &r.secrets {
+        c.add(s.severity);
+    }
+    let title = format!("{} (secrets)", r.target);
+    out.push('\n');
+    out.push_str(&title);
+    out.push('\n');
+    out.push_str(&"=".repeat(title.chars().count()));
+    out.push('\n');
+    out.push_str(&format!(
+        "Total: {} (UNKNOWN: {}, LOW: {}, MEDIUM: {}, HIGH: {}, CRITICAL: {})\n",
+        c.total(),
+        c.unknown,
+        c.low,
+        c.medium,
+        c.high,
+        c.critical
+    ));
+    for s in &r.secrets {
+        let rule = "═".repeat(60);
+        let thin = "─".repeat(60);
+        out.push_str(&format!(
+            "\n{}: {} ({})\n{rule}\n{}\n{thin}\n",
+            s.severity, s.category, s.rule_id, s.title
+        ));
+        let lines = if s.start_line == s.end_line {
+            format!("{}", s.start_line)
+        } else {
+            format!("{}-{}", s.start_line, s.end_line)
+        };
+        let mut place = format!(" {}:{lines}", r.target);
+        if !s.layer.diff_id.is_empty() {
+            place.push_str(&format!(" (layer {}", s.layer.diff_id));
+            if !s.layer.created_by.is_empty() {
+                place.push_str(&format!(
+                    ", created by '{}'",
+                    truncate(&s.layer.created_by, 60)
+                ));
+            }
+            place.push(')');
+        }
+        out.push_str(&place);
+        out.push('\n');
+        out.push_str(&thin);
+        out.push('\n');
+        if s.code.lines.is_empty() {
+            out.push_str(&format!("{:>5} [ {}\n", s.start_line, s.matched));
+        }
+        for l in &s.code.lines {
+            let mark = if l.is_cause { "[" } else { " " };
+            out.push_str(&format!("{:>5} {mark} {}\n", l.number, l.content));
+        }
+        out.push_str(&thin);
+        out.push('\n');
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -146,6 +209,7 @@ mod tests {
                 target: "img (debian 12.15)".into(),
                 class: "os-pkgs".into(),
                 kind: "debian".into(),
+                secrets: vec![],
                 vulnerabilities: vec![
                     v("libc6", "CVE-1", Severity::High),
                     v("libc6", "CVE-2", Severity::Low),
@@ -169,5 +233,57 @@ mod tests {
             .map(|l| l.chars().count())
             .collect();
         assert_eq!(widths.len(), 1, "all table lines have the same width:\n{t}");
+    }
+
+    #[test]
+    fn renders_secrets_with_their_place_and_masked_lines() {
+        use sightline_api::report::{Code, CodeLine, DetectedSecret, SecretLayer};
+        let line = |n: usize, c: &str, cause: bool| CodeLine {
+            number: n,
+            content: c.into(),
+            is_cause: cause,
+            ..Default::default()
+        };
+        let report = Report {
+            schema_version: 2,
+            created_at: None,
+            artifact_name: "img".into(),
+            artifact_type: "container_image".into(),
+            metadata: ReportMetadata::default(),
+            results: vec![ScanResult {
+                target: "/opt/app/.env".into(),
+                class: "secret".into(),
+                secrets: vec![DetectedSecret {
+                    rule_id: "github-pat".into(),
+                    category: "GitHub".into(),
+                    severity: Severity::Critical,
+                    title: "GitHub Personal Access Token".into(),
+                    start_line: 2,
+                    end_line: 2,
+                    code: Code {
+                        lines: vec![line(1, "A=1", false), line(2, "T=****", true)],
+                    },
+                    matched: "T=****".into(),
+                    layer: SecretLayer {
+                        digest: "sha256:aa".into(),
+                        diff_id: "sha256:bb".into(),
+                        created_by: "COPY .env /opt/app/".into(),
+                    },
+                }],
+                ..Default::default()
+            }],
+        };
+        let t = table(&report);
+        assert!(t.contains("/opt/app/.env (secrets)"), "{t}");
+        assert!(t.contains("Total: 1 (UNKNOWN: 0, LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 1)"));
+        assert!(t.contains("CRITICAL: GitHub (github-pat)"));
+        assert!(
+            t.contains(" /opt/app/.env:2 (layer sha256:bb, created by 'COPY .env /opt/app/')"),
+            "{t}"
+        );
+        assert!(
+            t.contains("    2 [ T=****\n") && t.contains("    1   A=1\n"),
+            "{t}"
+        );
     }
 }

@@ -112,6 +112,27 @@ impl TarBuilder {
         self.raw(EntryType::Regular, path, None, content.as_ref(), mode)
     }
 
+    /// A GNU sparse regular file of logical size `real_size` that is all holes (zeros)
+    /// except `tail`, stored at its end: a huge file in a tiny tar.
+    pub fn sparse_file(mut self, path: &str, real_size: u64, tail: &[u8]) -> Self {
+        assert!(tail.len() as u64 <= real_size && path.len() <= 100);
+        let mut h = Header::new_gnu();
+        h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_entry_type(EntryType::GNUSparse);
+        h.set_size(tail.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        {
+            let gnu = h.as_gnu_mut().expect("GNU header");
+            gnu.sparse[0].set_offset(real_size - tail.len() as u64);
+            gnu.sparse[0].set_length(tail.len() as u64);
+            gnu.set_real_size(real_size);
+        }
+        h.set_cksum();
+        self.builder.append(&h, tail).expect("tar to memory");
+        self
+    }
+
     /// A symlink `path -> target`.
     pub fn symlink(self, path: &str, target: &str) -> Self {
         self.raw(EntryType::Symlink, path, Some(target), &[], 0o777)
@@ -141,6 +162,26 @@ impl TarBuilder {
     pub fn build(self) -> Vec<u8> {
         self.builder.into_inner().expect("tar to memory")
     }
+}
+
+/// A tar stream (never in memory) holding one regular file of `size` zero bytes: a huge
+/// layer for bounded-memory tests, for [`OciLayoutWriter::write_blob_from_reader`].
+pub fn zero_filled_tar(path: &str, size: u64) -> impl io::Read {
+    let mut h = Header::new_gnu();
+    h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_entry_type(EntryType::Regular);
+    h.set_cksum();
+    let pad = (512 - size % 512) % 512;
+    io::Read::chain(
+        io::Read::chain(
+            io::Cursor::new(h.as_bytes().to_vec()),
+            io::Read::take(io::repeat(0), size + pad),
+        ),
+        io::Cursor::new(vec![0u8; 1024]),
+    )
 }
 
 /// A layer blob with its uncompressed digest and media type.
@@ -186,6 +227,19 @@ impl TestLayer {
         self.media_type = media_type.into();
         self
     }
+}
+
+/// A layer blob stored in a layout, as the manifest and config name it.
+#[derive(Debug, Clone)]
+pub struct LayerRef {
+    /// Blob digest.
+    pub digest: String,
+    /// `sha256:` of the uncompressed tar.
+    pub diff_id: String,
+    /// Blob size.
+    pub size: u64,
+    /// Media type written to the manifest.
+    pub media_type: String,
 }
 
 /// What [`OciLayoutWriter::write_image`] wrote.
@@ -248,23 +302,78 @@ impl OciLayoutWriter {
         std::fs::write(self.blob_path(digest), bytes)
     }
 
+    /// Streams a blob from `reader` into the layout (runs of zeros become holes in a
+    /// sparse file, so a huge zero-filled layer costs no disk), returning its digest and
+    /// size. Nothing is held in memory.
+    pub fn write_blob_from_reader(&self, mut reader: impl io::Read) -> io::Result<(String, u64)> {
+        use std::io::{Seek, SeekFrom};
+        let tmp = self.dir.join("blobs").join(".incoming");
+        let mut file = std::fs::File::create(&tmp)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if buf[..n].iter().all(|&b| b == 0) {
+                file.seek(SeekFrom::Current(n as i64))?;
+            } else {
+                file.write_all(&buf[..n])?;
+            }
+            size += n as u64;
+        }
+        file.set_len(size)?;
+        drop(file);
+        let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+        std::fs::rename(&tmp, self.blob_path(&digest))?;
+        Ok((digest, size))
+    }
+
     /// Writes config, layers and manifest of a linux/`arch` image (not yet in the index).
     pub fn write_image(&self, layers: &[TestLayer], arch: &str) -> io::Result<LayoutImage> {
-        let mut descs = Vec::new();
-        let mut layer_digests = Vec::new();
+        let mut refs = Vec::new();
         for l in layers {
             let d = self.write_blob(&l.blob)?;
-            descs.push(json!({"mediaType": l.media_type, "digest": d, "size": l.blob.len()}));
-            layer_digests.push(d);
+            refs.push(LayerRef {
+                digest: d,
+                diff_id: l.diff_id.clone(),
+                size: l.blob.len() as u64,
+                media_type: l.media_type.clone(),
+            });
         }
+        self.write_image_refs(&refs, arch, json!({}))
+    }
+
+    /// Like [`OciLayoutWriter::write_image`] over layer blobs already stored (e.g. with
+    /// [`OciLayoutWriter::write_blob_from_reader`]); `config_patch`'s top-level keys replace
+    /// those of the default config (`config`, `history`, ...).
+    pub fn write_image_refs(
+        &self,
+        layers: &[LayerRef],
+        arch: &str,
+        config_patch: Value,
+    ) -> io::Result<LayoutImage> {
+        let descs: Vec<Value> = layers
+            .iter()
+            .map(|l| json!({"mediaType": l.media_type, "digest": l.digest, "size": l.size}))
+            .collect();
+        let layer_digests: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
         let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
-        let config = json!({
+        let mut config = json!({
             "architecture": arch,
             "os": "linux",
             "config": {"Env": ["PATH=/usr/bin:/bin"]},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": layers.iter().map(|_| json!({"created_by": "sightline test-support"})).collect::<Vec<_>>(),
         });
+        if let (Some(c), Some(patch)) = (config.as_object_mut(), config_patch.as_object()) {
+            for (k, v) in patch {
+                c.insert(k.clone(), v.clone());
+            }
+        }
         let config_bytes = serde_json::to_vec(&config)?;
         let config_digest = self.write_blob(&config_bytes)?;
         let manifest = json!({
@@ -332,6 +441,33 @@ impl OciLayoutWriter {
         }
         self.index.push(entry);
         self.write_index()
+    }
+
+    /// [`OciLayoutWriter::write_image_refs`] (linux/amd64) + [`OciLayoutWriter::tag`].
+    pub fn add_image_refs(
+        &mut self,
+        tag: &str,
+        layers: &[LayerRef],
+        config_patch: Value,
+    ) -> io::Result<LayoutImage> {
+        let img = self.write_image_refs(layers, "amd64", config_patch)?;
+        self.tag(
+            Some(tag),
+            OCI_MANIFEST,
+            &img.manifest_digest,
+            img.manifest_size,
+        )?;
+        Ok(img)
+    }
+
+    /// Stores `layer`'s blob and returns its [`LayerRef`].
+    pub fn store_layer(&self, layer: &TestLayer) -> io::Result<LayerRef> {
+        Ok(LayerRef {
+            digest: self.write_blob(&layer.blob)?,
+            diff_id: layer.diff_id.clone(),
+            size: layer.blob.len() as u64,
+            media_type: layer.media_type.clone(),
+        })
     }
 
     /// [`OciLayoutWriter::write_image`] (linux/amd64) + [`OciLayoutWriter::tag`].
