@@ -6,8 +6,11 @@
 //!   --format json` emits.
 //! * [`crd`]: Trivy Operator's report custom resources (`aquasecurity.github.io/v1alpha1`)
 //!   and the function that builds a VulnerabilityReport from a [`report::Report`].
+//! * [`config_audit`]: ConfigAuditReport / RbacAssessmentReport `.report` from check results,
+//!   and Trivy's misconfiguration JSON schema (`sightline config --format json`).
 //! * [`naming`]: report names, labels and hashes as Trivy Operator computes them.
 
+pub mod config_audit;
 pub mod crd;
 pub mod naming;
 pub mod report;

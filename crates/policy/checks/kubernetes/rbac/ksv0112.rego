@@ -1,0 +1,34 @@
+# METADATA
+# title: "Manage all resources at the namespace"
+# description: "Full control of the resources within a namespace. In some cluster configurations, this is excessive. In others, this is normal (a gitops deployment operator like flux)."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+# custom:
+#   id: KSV0112
+#   avd_id: AVD-KSV-0112
+#   severity: CRITICAL
+#   recommended_action: "Remove '*' from 'rules.resources'. Provide specific list of resources to be managed by role in namespace."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: role
+package builtin.kubernetes.KSV0112
+
+import rego.v1
+
+import data.sightline.lib.rbac
+import data.sightline.lib.result
+
+deny contains res if {
+	rbac.is_namespaced_role
+	some r in rbac.rules
+	"*" in object.get(r, "resources", [])
+	some v in ["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"]
+	v in object.get(r, "verbs", [])
+	res := result.new(sprintf("%s shouldn't manage all resources at the namespace '%s'", [rbac.subject, object.get(input, ["metadata", "namespace"], "")]), r)
+}

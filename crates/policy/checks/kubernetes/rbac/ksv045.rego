@@ -1,0 +1,34 @@
+# METADATA
+# title: "No wildcard verb roles"
+# description: "Check whether role permits wildcard verb on specific resources."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+# custom:
+#   id: KSV045
+#   avd_id: AVD-KSV-0045
+#   severity: CRITICAL
+#   recommended_action: "Create a role which does not permit wildcard verb on specific resources."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: role
+#         - kind: clusterrole
+package builtin.kubernetes.KSV045
+
+import rego.v1
+
+import data.sightline.lib.rbac
+import data.sightline.lib.result
+
+deny contains res if {
+	rbac.is_role
+	some r in rbac.rules
+	"*" in object.get(r, "verbs", [])
+	count(object.get(r, "resources", [])) > 0
+	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on %s", [rbac.subject, concat(", ", r.resources)]), r)
+}

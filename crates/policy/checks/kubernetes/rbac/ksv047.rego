@@ -1,0 +1,32 @@
+# METADATA
+# title: "Do not allow privilege escalation from node proxy"
+# description: "Check whether role permits privilege escalation from node proxy."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+# custom:
+#   id: KSV047
+#   avd_id: AVD-KSV-0047
+#   severity: HIGH
+#   recommended_action: "Create a role which does not permit privilege escalation from node proxy."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: role
+#         - kind: clusterrole
+package builtin.kubernetes.KSV047
+
+import rego.v1
+
+import data.sightline.lib.rbac
+import data.sightline.lib.result
+
+deny contains res if {
+	rbac.is_role
+	some r in rbac.rules_granting(["get", "create", "*"], "", "nodes/proxy")
+	res := result.new(sprintf("%s should not allow privilege escalation from node proxy", [rbac.subject]), r)
+}

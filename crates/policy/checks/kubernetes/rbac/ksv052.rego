@@ -1,0 +1,42 @@
+# METADATA
+# title: "Do not allow role to create ClusterRoleBindings and association with privileged role"
+# description: "Check whether role permits creating role ClusterRoleBindings and association with privileged cluster role."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+# custom:
+#   id: KSV052
+#   avd_id: AVD-KSV-0052
+#   severity: CRITICAL
+#   recommended_action: "Create a role which does not permit creation of ClusterRoleBindings and associating with privileged cluster role."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: role
+#         - kind: clusterrole
+package builtin.kubernetes.KSV052
+
+import rego.v1
+
+import data.sightline.lib.k8s
+import data.sightline.lib.rbac
+import data.sightline.lib.result
+
+group := "rbac.authorization.k8s.io"
+
+can_create if {
+	some r in rbac.rules
+	rbac.grants(r, ["create"], group, "clusterrolebindings")
+}
+
+deny contains res if {
+	rbac.is_role
+	can_create
+	some r in rbac.rules
+	rbac.grants(r, ["bind"], group, "clusterroles")
+	res := result.new(sprintf("%s should not allow creating ClusterRoleBindings and binding them to privileged cluster roles", [rbac.subject]), r)
+}

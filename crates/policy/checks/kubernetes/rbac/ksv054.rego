@@ -1,0 +1,39 @@
+# METADATA
+# title: "Do not allow attaching to shell on pods"
+# description: "Check whether role permits attaching to shell on pods."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+# custom:
+#   id: KSV054
+#   avd_id: AVD-KSV-0054
+#   severity: HIGH
+#   recommended_action: "Create a role which does not permit attaching to shell on pods."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: role
+#         - kind: clusterrole
+package builtin.kubernetes.KSV054
+
+import rego.v1
+
+import data.sightline.lib.rbac
+import data.sightline.lib.result
+
+can_get_pods if {
+	some r in rbac.rules
+	rbac.grants(r, ["get", "*"], "", "pods")
+}
+
+deny contains res if {
+	rbac.is_role
+	can_get_pods
+	some r in rbac.rules
+	rbac.grants(r, ["create", "*"], "", "pods/attach")
+	res := result.new(sprintf("%s should not have access to resources 'pods/attach' (create) and 'pods' (get): it allows attaching to shells on pods", [rbac.subject]), r)
+}

@@ -1,0 +1,38 @@
+# METADATA
+# title: "Containers must not set runAsUser to 0"
+# description: "Containers should be forbidden from running with a root UID."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+# custom:
+#   id: KSV0105
+#   avd_id: AVD-KSV-0105
+#   severity: LOW
+#   recommended_action: "Set 'securityContext.runAsUser' to a non-zero integer or leave undefined."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: pod
+#         - kind: replicaset
+#         - kind: replicationcontroller
+#         - kind: deployment
+#         - kind: statefulset
+#         - kind: daemonset
+#         - kind: job
+#         - kind: cronjob
+package builtin.kubernetes.KSV0105
+
+import rego.v1
+
+import data.sightline.lib.k8s
+import data.sightline.lib.result
+
+deny contains res if {
+	some c in k8s.containers
+	k8s.effective(c, "runAsUser") == 0
+	res := result.new(sprintf("%s should set 'securityContext.runAsUser' to a non-zero integer", [k8s.container_subject(c)]), c)
+}

@@ -1,0 +1,54 @@
+# METADATA
+# title: "SELinux custom options set"
+# description: "According to pod security standard 'SElinux', setting custom SELinux options should be disallowed."
+# scope: package
+# schemas:
+# - input: schema["kubernetes"]
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline
+# custom:
+#   id: KSV025
+#   avd_id: AVD-KSV-0025
+#   severity: MEDIUM
+#   recommended_action: "Do not set 'spec.securityContext.seLinuxOptions', spec.containers[*].securityContext.seLinuxOptions and spec.initContainers[*].securityContext.seLinuxOptions."
+#   category: "Kubernetes Security Check"
+#   input:
+#     selector:
+#     - type: kubernetes
+#       subtypes:
+#         - kind: pod
+#         - kind: replicaset
+#         - kind: replicationcontroller
+#         - kind: deployment
+#         - kind: statefulset
+#         - kind: daemonset
+#         - kind: job
+#         - kind: cronjob
+package builtin.kubernetes.KSV025
+
+import rego.v1
+
+import data.sightline.lib.k8s
+import data.sightline.lib.result
+
+allowed_types := {"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+bad(opts) if {
+	opts.type
+	not opts.type in allowed_types
+}
+
+bad(opts) if opts.user
+
+bad(opts) if opts.role
+
+deny contains res if {
+	bad(k8s.pod_security_context.seLinuxOptions)
+	res := result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [k8s.subject]), k8s.pod_security_context)
+}
+
+deny contains res if {
+	some c in k8s.containers
+	bad(c.securityContext.seLinuxOptions)
+	res := result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [k8s.container_subject(c)]), c)
+}
