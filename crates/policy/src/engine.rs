@@ -140,6 +140,21 @@ impl CheckResult {
         matches!(self.outcome, Outcome::Fail(_))
     }
 
+    /// A one-line description of the outcome (`PASS`, `FAIL: ...`, `ERROR: ...`).
+    pub fn outcome_message(&self) -> String {
+        match &self.outcome {
+            Outcome::Pass => "PASS".into(),
+            Outcome::Fail(f) => format!(
+                "FAIL: {}",
+                f.iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Outcome::Error(e) => format!("ERROR: {e}"),
+        }
+    }
+
     /// The failures ([] unless failed).
     pub fn failures(&self) -> &[Failure] {
         match &self.outcome {
@@ -153,6 +168,7 @@ struct LoadedCheck {
     meta: Arc<CheckMetadata>,
     rule: String,
     vm_index: Option<usize>,
+    file: CheckFile,
 }
 
 /// Compiled checks, ready to evaluate objects (`Send + Sync`).
@@ -257,14 +273,16 @@ impl PolicyEngine {
                     rule: format!("data.{}.deny", meta.package),
                     meta: Arc::new(meta),
                     vm_index: None,
+                    file: m.file.clone(),
                 });
             }
         }
+        checks.sort_by_key(|c| id_order(&c.meta.id));
+        let ext_names: Vec<&str> = exts.iter().map(|x| x.name.as_str()).collect();
+        let program = compile_program(&interpreter, &mut checks, &ext_names, &mut load_errors);
         if let Some(e) = load_errors.iter().find(|e| e.origin == Origin::Builtin) {
             return Err(BuildError::Builtin(e.clone()));
         }
-        checks.sort_by_key(|c| id_order(&c.meta.id));
-        let program = compile_program(&interpreter, &mut checks);
         Ok(PolicyEngine {
             checks,
             load_errors,
@@ -553,32 +571,67 @@ fn rule_metadata(
         .map_err(|e| e.to_string())
 }
 
-/// Compiles the checks that the RVM can run into one program; sets their `vm_index`.
-fn compile_program(engine: &regorus::Engine, checks: &mut [LoadedCheck]) -> Option<Arc<Program>> {
+/// Compiles the checks that the RVM can run into one program and sets their `vm_index`.
+/// A check that calls a function that is neither a builtin nor an extension is a load error
+/// (the interpreter would only notice when the call is reached); other checks the RVM cannot
+/// compile stay on the interpreter.
+fn compile_program(
+    engine: &regorus::Engine,
+    checks: &mut Vec<LoadedCheck>,
+    extensions: &[&str],
+    load_errors: &mut Vec<LoadError>,
+) -> Option<Arc<Program>> {
     let first = checks.first()?;
     let mut e = engine.clone();
     let policy = e
         .compile_with_entrypoint(&first.rule.as_str().into())
         .ok()?;
-    let compiles = |rules: &[&str]| Compiler::compile_from_policy(&policy, rules).ok();
+    let compile = |rules: &[&str]| Compiler::compile_from_policy(&policy, rules);
     let all: Vec<&str> = checks.iter().map(|c| c.rule.as_str()).collect();
-    let (program, chosen) = match compiles(&all) {
-        Some(p) => (p, (0..checks.len()).collect::<Vec<_>>()),
-        None => {
-            let ok: Vec<usize> = (0..checks.len())
-                .filter(|&i| compiles(&[checks[i].rule.as_str()]).is_some())
-                .collect();
-            let rules: Vec<&str> = ok.iter().map(|&i| checks[i].rule.as_str()).collect();
-            if rules.is_empty() {
-                return None;
-            }
-            (compiles(&rules)?, ok)
+    if let Ok(p) = compile(&all) {
+        for (slot, c) in checks.iter_mut().enumerate() {
+            c.vm_index = Some(slot);
         }
-    };
-    for (slot, &i) in chosen.iter().enumerate() {
+        return Some(p);
+    }
+    let mut on_vm = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, c) in checks.iter().enumerate() {
+        match compile(&[c.rule.as_str()]) {
+            Ok(_) => on_vm.push(i),
+            Err(err) => {
+                let msg = err.to_string();
+                if let Some(name) = unknown_function(&msg) {
+                    if !extensions.contains(&name) {
+                        unknown.push((i, msg));
+                    }
+                }
+            }
+        }
+    }
+    for (i, msg) in unknown.iter().rev() {
+        let c = checks.remove(*i);
+        load_errors.push(load_error(&c.file, msg.trim().to_string()));
+        on_vm.retain(|&j| j != *i);
+        for j in on_vm.iter_mut().filter(|j| **j > *i) {
+            *j -= 1;
+        }
+    }
+    let rules: Vec<&str> = on_vm.iter().map(|&i| checks[i].rule.as_str()).collect();
+    if rules.is_empty() {
+        return None;
+    }
+    let program = compile(&rules).ok()?;
+    for (slot, &i) in on_vm.iter().enumerate() {
         checks[i].vm_index = Some(slot);
     }
     Some(program)
+}
+
+/// The name in an RVM "Unknown function: 'name'" error.
+fn unknown_function(msg: &str) -> Option<&str> {
+    let rest = &msg[msg.find("Unknown function: '")? + "Unknown function: '".len()..];
+    rest.split('\'').next()
 }
 
 fn build_data(set: &CheckSet, opts: &EngineOptions) -> Result<Value, BuildError> {
