@@ -170,9 +170,11 @@ pub async fn scan_image_with(
         Inventory::default()
     };
     let meta = image.meta;
+    let mut config = meta.config.clone();
     let secrets = match (visitor, &what.secrets) {
         (Some(v), Some(scanner)) => {
             let found = std::mem::take(&mut *v.found.lock().expect("secret results"));
+            config = masked_config(&meta.config, scanner);
             Some(secret_results(&meta, found, scanner))
         }
         _ => None,
@@ -183,14 +185,15 @@ pub async fn scan_image_with(
         repo_digests: meta.repo_digests,
         repo_tags: meta.repo_tags,
         diff_ids: meta.layers.iter().map(|l| l.diff_id.clone()).collect(),
-        config: meta.config,
+        config,
         inventory,
         secrets,
     })
 }
 
-/// Findings of one file of one layer.
-type FileSecrets = (usize, String, Vec<SecretFinding>);
+/// Findings of one file of one layer: (layer, path, hash of the file's content, findings).
+/// The hash (never output) tells an unchanged copy in a later layer from a changed file.
+type FileSecrets = (usize, String, u64, Vec<SecretFinding>);
 
 /// Scans each regular file of each layer as it streams by; keeps only findings (masked).
 struct SecretVisitor {
@@ -223,15 +226,19 @@ impl LayerVisitor for SecretVisitor {
                 .take(cap.saturating_sub(buf.len() as u64))
                 .read_to_end(&mut buf)?;
             let findings = self.scanner.scan(file.path, &buf);
-            if buf.capacity() > 4 << 20 {
-                *buf = Vec::new(); // do not keep a big buffer per thread
-            }
             if !findings.is_empty() {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                buf.hash(&mut h);
                 self.found.lock().expect("secret results").push((
                     file.layer,
                     file.path.to_string(),
+                    h.finish(),
                     findings,
                 ));
+            }
+            if buf.capacity() > 4 << 20 {
+                *buf = Vec::new(); // do not keep a big buffer per thread
             }
             Ok(())
         })
@@ -279,8 +286,8 @@ fn detected(f: SecretFinding, layer: SecretLayer) -> DetectedSecret {
     }
 }
 
-/// Groups layer findings per file path (Target `/<path>`, as Trivy prints image paths; a
-/// finding repeated unchanged in a later layer is kept once, with the lowest layer), then
+/// Groups layer findings per file path (Target `/<path>`, as Trivy prints image paths; an
+/// unchanged copy of a file in a later layer is reported once, with the lowest layer), then
 /// scans the image config rendered as pretty JSON (Target = the artifact name, no layer).
 fn secret_results(
     meta: &ImageMeta,
@@ -288,9 +295,11 @@ fn secret_results(
     scanner: &sightline_secrets::Scanner,
 ) -> Vec<ScanResult> {
     found.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+    let mut seen: std::collections::HashSet<(String, u64)> = Default::default();
+    found.retain(|(_, path, hash, _)| seen.insert((path.clone(), *hash)));
     let history = layer_history(&meta.config, meta.layers.len());
     let mut per_path: BTreeMap<String, Vec<DetectedSecret>> = BTreeMap::new();
-    for (layer, path, findings) in found {
+    for (layer, path, _, findings) in found {
         let info = SecretLayer {
             digest: meta
                 .layers
@@ -305,17 +314,7 @@ fn secret_results(
             created_by: history.get(layer).cloned().unwrap_or_default(),
         };
         let list = per_path.entry(path).or_default();
-        for f in findings {
-            let dup = list.iter().any(|d| {
-                d.rule_id == f.rule_id
-                    && d.start_line == f.start_line
-                    && d.end_line == f.end_line
-                    && d.matched == f.matched
-            });
-            if !dup {
-                list.push(detected(f, info.clone()));
-            }
-        }
+        list.extend(findings.into_iter().map(|f| detected(f, info.clone())));
     }
     let mut results: Vec<ScanResult> = per_path
         .into_iter()
@@ -352,6 +351,26 @@ fn secret_results(
         }
     }
     results
+}
+
+/// The config with the secrets found in it masked (it is printed whole in the report's
+/// `Metadata.ImageConfig` and in the scan Job's result): masked in the same rendering that
+/// is scanned, then parsed back. Should masking ever break the JSON, the config is dropped
+/// rather than shown with a secret.
+fn masked_config(
+    config: &serde_json::Value,
+    scanner: &sightline_secrets::Scanner,
+) -> serde_json::Value {
+    if config.is_null() {
+        return config.clone();
+    }
+    let rendered = serde_json::to_string_pretty(config).unwrap_or_default();
+    match scanner.mask(IMAGE_CONFIG_PATH, rendered.as_bytes()) {
+        None => config.clone(),
+        Some(masked) => serde_json::from_slice(&masked).unwrap_or_else(|_| {
+            serde_json::json!({"masked": "the image config held secrets and could not be masked"})
+        }),
+    }
 }
 
 /// The path the image config is scanned as (no path filter or path allow rule matches it).

@@ -332,6 +332,39 @@ impl Scanner {
     /// Scans one file's content; `path` (relative, no leading `/`) drives path filters and
     /// allow rules. Binary content, and content over the size cap, yield no findings.
     pub fn scan(&self, path: &str, content: &[u8]) -> Vec<SecretFinding> {
+        let found = self.find(path, content);
+        if found.is_empty() {
+            return Vec::new();
+        }
+        let secrets: Vec<(usize, usize)> = found.iter().map(|c| c.secret).collect();
+        let lines = LineIndex::new(content);
+        found
+            .iter()
+            .map(|c| self.render(c, content, &lines, &secrets))
+            .collect()
+    }
+
+    /// `content` with every secret that [`Scanner::scan`] would report replaced by `*`
+    /// (newlines kept); `None` when there is none. For text that is shown whole, e.g. the
+    /// image config in a report's metadata.
+    pub fn mask(&self, path: &str, content: &[u8]) -> Option<Vec<u8>> {
+        let found = self.find(path, content);
+        if found.is_empty() {
+            return None;
+        }
+        let mut out = content.to_vec();
+        for c in &found {
+            for b in &mut out[c.secret.0..c.secret.1] {
+                if *b != b'\n' && *b != b'\r' {
+                    *b = b'*';
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// The secrets of `content` (byte ranges), sorted by position.
+    fn find(&self, path: &str, content: &[u8]) -> Vec<Candidate> {
         let path = path.trim_start_matches('/');
         if content.is_empty()
             || content.len() as u64 > self.max_file_size
@@ -383,16 +416,8 @@ impl Scanner {
                 });
             }
         }
-        if found.is_empty() {
-            return Vec::new();
-        }
         found.sort_by_key(|c| (c.secret.0, c.rule));
-        let secrets: Vec<(usize, usize)> = found.iter().map(|c| c.secret).collect();
-        let lines = LineIndex::new(content);
         found
-            .iter()
-            .map(|c| self.render(c, content, &lines, &secrets))
-            .collect()
     }
 
     /// `true` when `path` is never worth reading (global allow rules: package docs, ...),

@@ -365,6 +365,23 @@ fn long_lines_are_cut_around_the_secret() {
 }
 
 #[test]
+fn mask_replaces_every_reported_secret() {
+    let s = Scanner::builtin();
+    let text =
+        "a=1\nGITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJabcdef\nAWS=AKIAZ2345ABCDEFGHIJK\n";
+    let masked = String::from_utf8(s.mask("app/.env", text.as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        masked,
+        format!(
+            "a=1\nGITHUB_TOKEN={}\nAWS={}\n",
+            "*".repeat(40),
+            "*".repeat(20)
+        )
+    );
+    assert!(s.mask("app/.env", b"nothing here\n").is_none());
+}
+
+#[test]
 fn overlapping_reports_keep_the_more_specific_rule() {
     let s = Scanner::builtin();
     let f = s.scan("app/.env", b"AWS_ACCESS_KEY_ID=AKIAZ2345ABCDEFGHIJK\n");

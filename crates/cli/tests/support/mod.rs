@@ -400,3 +400,83 @@ mod sha2_free {
             .to_string()
     }
 }
+
+/// A run with its peak RSS (KiB, from `wait4`) and wall time.
+pub struct Measured {
+    pub run: Run,
+    pub max_rss_kib: u64,
+    pub wall: std::time::Duration,
+}
+
+/// Runs the sightline binary like [`sightline`], measuring its peak RSS and wall time. The
+/// binary is started by a small fresh python3 parent that reads its rusage: a child spawned
+/// straight from this (big, multi-threaded) test process would count our pages until exec.
+pub fn sightline_measured(args: &[&str]) -> Measured {
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let script = "import resource,subprocess,sys\n\
+        r=subprocess.run(sys.argv[2:])\n\
+        open(sys.argv[1],'w').write('%d %d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode))\n";
+    let start = std::time::Instant::now();
+    let out: Output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(rss.path())
+        .arg(env!("CARGO_BIN_EXE_sightline"))
+        .args(args)
+        .env_remove("DOCKER_CONFIG")
+        .env("HOME", "/nonexistent-home-for-tests")
+        .output()
+        .expect("python3 + sightline");
+    let wall = start.elapsed();
+    let text = std::fs::read_to_string(rss.path()).unwrap();
+    let f: Vec<i64> = text
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let run = Run {
+        code: f[1] as i32,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "sightline panicked:\n{}",
+        run.stderr
+    );
+    Measured {
+        run,
+        max_rss_kib: f[0] as u64,
+        wall,
+    }
+}
+
+/// `sightline image --scanners secret --format json <extra...>` (no DB needed).
+pub fn scan_secrets(extra: &[&str]) -> Run {
+    let mut args = vec!["image", "--scanners", "secret", "--format", "json"];
+    args.extend_from_slice(extra);
+    sightline(&args)
+}
+
+/// Every secret of a JSON report as (target, rule, start, end, match, layer diff_id).
+pub fn secrets_of(report: &serde_json::Value) -> Vec<(String, String, u64, u64, String, String)> {
+    let mut out = Vec::new();
+    for r in report["Results"].as_array().into_iter().flatten() {
+        if r["Class"] != "secret" {
+            continue;
+        }
+        for s in r["Secrets"].as_array().into_iter().flatten() {
+            out.push((
+                r["Target"].as_str().unwrap().to_string(),
+                s["RuleID"].as_str().unwrap().to_string(),
+                s["StartLine"].as_u64().unwrap(),
+                s["EndLine"].as_u64().unwrap(),
+                s["Match"].as_str().unwrap().to_string(),
+                s["Layer"]["DiffID"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+    }
+    out
+}
