@@ -1,6 +1,8 @@
 //! The compact result a scan Job prints to stdout, and its decoding from a Pod log.
 //!
-//! One line: `SIGHTLINE-RESULT v1 <bytes> <sha256> <base64(gzip(json(ImageScan)))>`. The
+//! Success is one line: `SIGHTLINE-RESULT v1 <bytes> <sha256> <base64(gzip(json(ImageScan)))>`.
+//! A failed scan prints `SIGHTLINE-ERROR v1 <reason> <message as a JSON string>` instead, so
+//! the operator can count failures by [`FailureReason`] and choose a retry policy. The
 //! marker makes it findable in a log where stdout and stderr interleave; the length and
 //! digest detect a truncated or mangled log (the operator then retries the scan rather than
 //! storing a wrong inventory); the version lets an operator refuse a result from an
@@ -16,6 +18,9 @@ use crate::ImageScan;
 /// The marker that starts the result line.
 pub const MARKER: &str = "SIGHTLINE-RESULT";
 
+/// The marker that starts a failure line.
+pub const ERROR_MARKER: &str = "SIGHTLINE-ERROR";
+
 /// The format version this build writes and reads.
 pub const VERSION: &str = "v1";
 
@@ -23,9 +28,86 @@ pub const VERSION: &str = "v1";
 /// operator allocate without bound).
 pub const MAX_DECODED_BYTES: usize = 256 << 20;
 
+/// Why a scan failed, as `sightline_scan_failures_total{reason}` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// The registry refused the credentials (401/403).
+    Auth,
+    /// The image, tag or a blob does not exist.
+    NotFound,
+    /// The registry could not be reached, answered an error, or timed out.
+    Registry,
+    /// The image itself is broken or hostile (digest mismatch, corrupt layer, escaping path).
+    BadImage,
+    /// Anything else (I/O, internal).
+    Internal,
+}
+
+impl FailureReason {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Auth => "auth",
+            FailureReason::NotFound => "not_found",
+            FailureReason::Registry => "registry",
+            FailureReason::BadImage => "bad_image",
+            FailureReason::Internal => "internal",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "auth" => FailureReason::Auth,
+            "not_found" => FailureReason::NotFound,
+            "registry" => FailureReason::Registry,
+            "bad_image" => FailureReason::BadImage,
+            _ => FailureReason::Internal,
+        }
+    }
+
+    /// Classifies a scan error.
+    pub fn of(e: &crate::ScanError) -> Self {
+        use sightline_image::ImageError as I;
+        match e {
+            crate::ScanError::Image(i) => match i {
+                I::Auth { .. } | I::DockerConfig { .. } => FailureReason::Auth,
+                I::NotFound { .. } | I::NoMatchingPlatform { .. } => FailureReason::NotFound,
+                I::Registry { .. } | I::Connect { .. } | I::Timeout { .. } => {
+                    FailureReason::Registry
+                }
+                I::InvalidManifest { .. }
+                | I::UnsupportedMediaType { .. }
+                | I::UnsupportedCompression { .. }
+                | I::DigestMismatch { .. }
+                | I::CorruptLayer { .. }
+                | I::HostileEntry { .. }
+                | I::SymlinkEscape { .. }
+                | I::SymlinkLoop { .. } => FailureReason::BadImage,
+                _ => FailureReason::Internal,
+            },
+            crate::ScanError::Inventory(_) => FailureReason::BadImage,
+            _ => FailureReason::Internal,
+        }
+    }
+}
+
+/// Encodes a failure as one line (no trailing newline).
+pub fn encode_failure(reason: FailureReason, message: &str) -> String {
+    let msg = serde_json::to_string(message).expect("a string serialises");
+    format!("{ERROR_MARKER} {VERSION} {} {msg}", reason.as_str())
+}
+
 /// Why a log did not yield a result.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ResultError {
+    /// The scan Job reported a failure.
+    #[error("the scan failed ({}): {message}", reason.as_str())]
+    ScanFailed {
+        /// Its classification.
+        reason: FailureReason,
+        /// Its message.
+        message: String,
+    },
     /// No line starts with the marker (the Job failed before printing, or the log was cut).
     #[error("no {MARKER} line in the scan Job's log (the scan failed before it finished, or the log was truncated)")]
     Missing,
@@ -51,13 +133,31 @@ pub fn encode(scan: &ImageScan) -> String {
     format!("{MARKER} {VERSION} {} {digest} {b64}", json.len())
 }
 
-/// Finds and decodes the result line in a Pod log (the last one wins).
+/// Finds and decodes the result (or failure) line in a Pod log (the last one wins).
 pub fn decode(log: &str) -> Result<ImageScan, ResultError> {
-    let line = log
+    let last = log
         .lines()
         .rev()
-        .find_map(|l| l.trim_end_matches('\r').strip_prefix(MARKER))
-        .ok_or(ResultError::Missing)?;
+        .map(|l| l.trim_end_matches('\r'))
+        .find_map(|l| {
+            l.strip_prefix(MARKER)
+                .map(|rest| (true, rest))
+                .or_else(|| l.strip_prefix(ERROR_MARKER).map(|rest| (false, rest)))
+        });
+    let line = match last.ok_or(ResultError::Missing)? {
+        (true, line) => line,
+        (false, line) => {
+            let mut parts = line.trim_start().splitn(3, ' ');
+            let (_version, reason, message) = (parts.next(), parts.next(), parts.next());
+            let message = message
+                .and_then(|m| serde_json::from_str::<String>(m).ok())
+                .unwrap_or_else(|| "(no message)".into());
+            return Err(ResultError::ScanFailed {
+                reason: FailureReason::parse(reason.unwrap_or_default()),
+                message,
+            });
+        }
+    };
     let mut parts = line.split_ascii_whitespace();
     let corrupt = |m: &str| ResultError::Corrupt(m.to_string());
     let version = parts.next().ok_or_else(|| corrupt("no version"))?;
@@ -143,6 +243,28 @@ mod tests {
         );
         let log = format!("INFO pulling\nprogress 10%\n{line}\nWARN something on stderr\n");
         assert_eq!(decode(&log).unwrap(), scan);
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        let line = encode_failure(
+            FailureReason::Auth,
+            "127.0.0.1:5001: authentication failed (401 Unauthorized)",
+        );
+        let log = format!("INFO pulling\n{line}\n");
+        assert_eq!(
+            decode(&log),
+            Err(ResultError::ScanFailed {
+                reason: FailureReason::Auth,
+                message: "127.0.0.1:5001: authentication failed (401 Unauthorized)".into()
+            })
+        );
+        let e = crate::ScanError::Image(sightline_image::ImageError::Timeout {
+            registry: "r".into(),
+            timeout: std::time::Duration::from_secs(1),
+            during: "x".into(),
+        });
+        assert_eq!(FailureReason::of(&e), FailureReason::Registry);
     }
 
     #[test]
