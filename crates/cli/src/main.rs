@@ -37,6 +37,9 @@ enum Command {
     Db(commands::db::DbArgs),
     /// Print the report CRDs (Trivy Operator's kinds, aquasecurity.github.io/v1alpha1) as YAML.
     Crds(commands::crds::CrdsArgs),
+    /// Audit Kubernetes manifests: workload configuration, RBAC and ConfigMaps (KSV checks
+    /// in Rego, custom checks, checks bundles).
+    Config(commands::config::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
             Command::Image(args) => commands::image::run(args, cli.quiet).await,
             Command::Db(args) => commands::db::run(args, cli.quiet).await,
             Command::Crds(args) => commands::crds::run(args),
+            Command::Config(args) => commands::config::run(args, cli.quiet).await,
         }
     });
     match result {

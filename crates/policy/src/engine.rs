@@ -37,6 +37,9 @@ pub struct EngineOptions {
     pub trusted_registries: Option<Vec<String>>,
     /// Extensions besides the built-in ones.
     pub extensions: Vec<Extension>,
+    /// Compile checks to the RVM (default). `false` runs every check on the interpreter:
+    /// slower, and the reference the RVM is tested against.
+    pub use_vm: bool,
 }
 
 impl Default for EngineOptions {
@@ -45,6 +48,7 @@ impl Default for EngineOptions {
             time_limit: Duration::from_secs(2),
             trusted_registries: None,
             extensions: Vec::new(),
+            use_vm: true,
         }
     }
 }
@@ -279,7 +283,11 @@ impl PolicyEngine {
         }
         checks.sort_by_key(|c| id_order(&c.meta.id));
         let ext_names: Vec<&str> = exts.iter().map(|x| x.name.as_str()).collect();
-        let program = compile_program(&interpreter, &mut checks, &ext_names, &mut load_errors);
+        let program = if opts.use_vm {
+            compile_program(&interpreter, &mut checks, &ext_names, &mut load_errors)
+        } else {
+            None
+        };
         if let Some(e) = load_errors.iter().find(|e| e.origin == Origin::Builtin) {
             return Err(BuildError::Builtin(e.clone()));
         }

@@ -42,7 +42,8 @@ impl CheckMetadata {
         self.kinds.is_empty() || self.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind))
     }
 
-    /// The page of the check in Aqua's vulnerability database (`PrimaryURL` in Trivy JSON).
+    /// The page of the check in Aqua's vulnerability database (`PrimaryURL` in Trivy JSON:
+    /// the lower-cased ID).
     pub fn primary_url(&self) -> String {
         format!(
             "https://avd.aquasec.com/misconfig/{}",

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod crds;
 pub mod db;
 pub mod image;

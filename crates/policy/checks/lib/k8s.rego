@@ -33,13 +33,23 @@ pod_metadata := object.get(input.spec.template, "metadata", {}) if kind in templ
 
 pod_metadata := object.get(input.spec.jobTemplate.spec.template, "metadata", {}) if kind == "CronJob"
 
-pod_annotations := object.get(pod_metadata, "annotations", {})
+pod_annotations := a if {
+	a := object.get(pod_metadata, "annotations", {})
+	is_object(a)
+} else := {}
 
 # The pod-level security context ({} when unset).
-pod_security_context := object.get(pod_spec, "securityContext", {})
+pod_security_context := sc if {
+	sc := object.get(pod_spec, "securityContext", {})
+	is_object(sc)
+} else := {}
 
-_list(obj, key) := v if {
-	v := obj[key]
+_list(obj, key) := array_at(obj, [key])
+
+# The array at `path` under `obj`; [] when missing, null or not an array (manifests often
+# carry explicit nulls, e.g. `capabilities: {add: null}`).
+array_at(obj, path) := v if {
+	v := object.get(obj, path, [])
 	is_array(v)
 } else := []
 
@@ -53,19 +63,19 @@ containers := array.concat(
 volumes := _list(pod_spec, "volumes")
 
 # A container's security context ({} when unset).
-security_context(c) := object.get(c, "securityContext", {})
+security_context(c) := sc if {
+	sc := object.get(c, "securityContext", {})
+	is_object(sc)
+} else := {}
 
 # Added / dropped capabilities of a container (upper-cased, [] when unset).
-added_capabilities(c) := [upper(x) | some x in object.get(c, ["securityContext", "capabilities", "add"], [])]
+added_capabilities(c) := [upper(x) | some x in array_at(c, ["securityContext", "capabilities", "add"]); is_string(x)]
 
-dropped_capabilities(c) := [upper(x) | some x in object.get(c, ["securityContext", "capabilities", "drop"], [])]
+dropped_capabilities(c) := [upper(x) | some x in array_at(c, ["securityContext", "capabilities", "drop"]); is_string(x)]
 
-# The effective value of a securityContext field: the container's, else the pod's.
-effective(c, field) := v if {
-	v := c.securityContext[field]
-} else := v if {
-	v := pod_security_context[field]
-}
+# The effective value of a securityContext field: the container's, else the pod's (null
+# when neither sets it).
+effective(c, field) := object.get(security_context(c), field, object.get(pod_security_context, field, null))
 
 # "<Kind> '<name>'", for messages.
 subject := sprintf("%s '%s'", [kind, name])

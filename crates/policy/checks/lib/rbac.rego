@@ -23,17 +23,18 @@ _has(list, v) if v in list
 
 _has(list, _) if "*" in list
 
-_field(rule, key) := v if {
+# The list `key` of a rule ([] when missing or null).
+field(rule, key) := v if {
 	v := rule[key]
 	is_array(v)
 } else := []
 
 # True when `rule` grants at least one of `verbs` on `resource` in API group `group`.
 grants(rule, verbs, group, resource) if {
-	_has(_field(rule, "apiGroups"), group)
-	_has(_field(rule, "resources"), resource)
+	_has(field(rule, "apiGroups"), group)
+	_has(field(rule, "resources"), resource)
 	some v in verbs
-	_has(_field(rule, "verbs"), v)
+	_has(field(rule, "verbs"), v)
 }
 
 # The rules granting one of `verbs` on `resource` in `group`.

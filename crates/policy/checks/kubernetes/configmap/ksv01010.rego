@@ -38,21 +38,27 @@ sensitive_value := [
 	`-----BEGIN[A-Z ]* PRIVATE KEY-----`,
 ]
 
-# Keys commonly flagged but known not to hold the credential itself.
+configmap_data := d if {
+	d := object.get(input, "data", {})
+	is_object(d)
+} else := {}
+
+# Values that are references, not credentials.
 benign_value(v) if v == ""
 
 benign_value(v) if regex.match(`^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$`, v)
 
 deny contains res if {
-	some key, value in object.get(input, "data", {})
+	some key, value in configmap_data
 	key != "__defsec_metadata"
+	is_string(value)
 	regex.match(sensitive_key, key)
 	not benign_value(value)
 	res := result.new(sprintf("ConfigMap '%s' has sensitive key '%s'", [k8s.name, key]), input.data)
 }
 
 deny contains res if {
-	some key, value in object.get(input, "data", {})
+	some key, value in configmap_data
 	key != "__defsec_metadata"
 	is_string(value)
 	some p in sensitive_value

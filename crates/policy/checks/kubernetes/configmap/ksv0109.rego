@@ -24,10 +24,15 @@ import rego.v1
 import data.sightline.lib.k8s
 import data.sightline.lib.result
 
+configmap_data := d if {
+	d := object.get(input, "data", {})
+	is_object(d)
+} else := {}
+
 # Secret detection is Sightline's secret scanner (the `sightline.secrets` extension: the
 # same rules `sightline image` applies to files), run over each value as `key: value`.
 deny contains res if {
-	some key, value in object.get(input, "data", {})
+	some key, value in configmap_data
 	key != "__defsec_metadata"
 	is_string(value)
 	some finding in sightline.secrets(concat("", [key, ": ", value]))

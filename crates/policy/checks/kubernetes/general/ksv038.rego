@@ -25,13 +25,13 @@ import data.sightline.lib.k8s
 import data.sightline.lib.result
 
 peers contains p if {
-	some r in object.get(input.spec, "ingress", [])
-	some p in object.get(r, "from", [])
+	some r in k8s.array_at(input, ["spec", "ingress"])
+	some p in k8s.array_at(r, ["from"])
 }
 
 peers contains p if {
-	some r in object.get(input.spec, "egress", [])
-	some p in object.get(r, "to", [])
+	some r in k8s.array_at(input, ["spec", "egress"])
+	some p in k8s.array_at(r, ["to"])
 }
 
 selects(p) if p.podSelector

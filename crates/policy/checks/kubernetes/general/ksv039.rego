@@ -38,6 +38,6 @@ deny contains res if {
 }
 
 any_complete if {
-	some l in input.spec.limits
+	some l in k8s.array_at(input, ["spec", "limits"])
 	complete(l)
 }

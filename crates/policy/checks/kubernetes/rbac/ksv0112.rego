@@ -27,8 +27,8 @@ import data.sightline.lib.result
 deny contains res if {
 	rbac.is_namespaced_role
 	some r in rbac.rules
-	"*" in object.get(r, "resources", [])
+	"*" in rbac.field(r, "resources")
 	some v in ["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"]
-	v in object.get(r, "verbs", [])
+	v in rbac.field(r, "verbs")
 	res := result.new(sprintf("%s shouldn't manage all resources at the namespace '%s'", [rbac.subject, object.get(input, ["metadata", "namespace"], "")]), r)
 }

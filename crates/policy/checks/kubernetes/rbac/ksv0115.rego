@@ -28,6 +28,6 @@ import data.sightline.lib.result
 deny contains res if {
 	rbac.is_role
 	some r in rbac.rules_granting(rbac.write_verbs, "", "configmaps")
-	"aws-auth" in object.get(r, "resourceNames", [])
+	"aws-auth" in rbac.field(r, "resourceNames")
 	res := result.new(sprintf("%s should not have access to manage the 'aws-auth' ConfigMap", [rbac.subject]), r)
 }

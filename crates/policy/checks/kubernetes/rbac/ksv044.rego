@@ -28,8 +28,8 @@ import data.sightline.lib.result
 deny contains res if {
 	rbac.is_role
 	some r in rbac.rules
-	"*" in object.get(r, "apiGroups", [])
-	"*" in object.get(r, "resources", [])
-	"*" in object.get(r, "verbs", [])
+	"*" in rbac.field(r, "apiGroups")
+	"*" in rbac.field(r, "resources")
+	"*" in rbac.field(r, "verbs")
 	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on all resources ('*') of all API groups", [rbac.subject]), r)
 }

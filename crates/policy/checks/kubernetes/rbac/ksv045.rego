@@ -28,7 +28,7 @@ import data.sightline.lib.result
 deny contains res if {
 	rbac.is_role
 	some r in rbac.rules
-	"*" in object.get(r, "verbs", [])
-	count(object.get(r, "resources", [])) > 0
-	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on %s", [rbac.subject, concat(", ", r.resources)]), r)
+	"*" in rbac.field(r, "verbs")
+	count(rbac.field(r, "resources")) > 0
+	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on %s", [rbac.subject, concat(", ", [x | some x in rbac.field(r, "resources"); is_string(x)])]), r)
 }

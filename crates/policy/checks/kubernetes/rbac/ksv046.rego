@@ -27,8 +27,8 @@ import data.sightline.lib.result
 deny contains res if {
 	rbac.is_cluster_role
 	some r in rbac.rules
-	"*" in object.get(r, "resources", [])
+	"*" in rbac.field(r, "resources")
 	some v in ["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"]
-	v in object.get(r, "verbs", [])
+	v in rbac.field(r, "verbs")
 	res := result.new(sprintf("%s shouldn't manage all resources", [rbac.subject]), r)
 }

@@ -38,7 +38,7 @@ privileged(p) if {
 
 deny contains res if {
 	some c in k8s.containers
-	some p in object.get(c, "ports", [])
+	some p in k8s.array_at(c, ["ports"])
 	some field in ["hostPort", "containerPort"]
 	privileged(p[field])
 	res := result.new(sprintf("%s should not set '%s' to a privileged port (%d)", [k8s.container_subject(c), field, p[field]]), p)

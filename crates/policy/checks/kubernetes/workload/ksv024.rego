@@ -33,7 +33,7 @@ import data.sightline.lib.result
 
 deny contains res if {
 	some c in k8s.containers
-	some p in object.get(c, "ports", [])
+	some p in k8s.array_at(c, ["ports"])
 	p.hostPort > 0
 	res := result.new(sprintf("%s should not set host ports, 'ports[*].hostPort' (%d)", [k8s.container_subject(c), p.hostPort]), p)
 }

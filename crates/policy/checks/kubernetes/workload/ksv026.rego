@@ -39,7 +39,7 @@ safe := {
 }
 
 deny contains res if {
-	some s in object.get(k8s.pod_security_context, "sysctls", [])
+	some s in k8s.array_at(k8s.pod_security_context, ["sysctls"])
 	not s.name in safe
 	res := result.new(sprintf("%s should not set unsafe sysctl '%s' in 'securityContext.sysctls'", [k8s.subject, s.name]), s)
 }

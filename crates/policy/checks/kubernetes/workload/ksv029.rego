@@ -37,7 +37,7 @@ deny contains res if {
 }
 
 deny contains res if {
-	0 in object.get(k8s.pod_security_context, "supplementalGroups", [])
+	0 in k8s.array_at(k8s.pod_security_context, ["supplementalGroups"])
 	res := result.new(sprintf("%s should not include 0 in 'securityContext.supplementalGroups'", [k8s.subject]), k8s.pod_security_context)
 }
 
