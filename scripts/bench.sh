@@ -6,8 +6,16 @@ source "$(dirname "$0")/common.sh"
 ensure_cargo
 start_registries
 cd "$ROOT"
-BENCHES=(scan-image db-update)
+BENCHES=(scan-image db-update secret-scan)
 cargo build -q --release -p sightline-cli -p sightline-benches
+# secret-scan compares with detect-secrets (PyPI), pinned, in a venv of the bench dir.
+BENCH_DIR="${SIGHTLINE_BENCH_DIR:-/var/tmp/sightline-bench}"
+if [[ " ${*:-${BENCHES[*]}} " == *" secret-scan "* ]] && [ ! -x "$BENCH_DIR/venv/bin/detect-secrets" ]; then
+  log "installing detect-secrets 1.5.0 in $BENCH_DIR/venv"
+  mkdir -p "$BENCH_DIR"
+  python3 -m venv "$BENCH_DIR/venv"
+  "$BENCH_DIR/venv/bin/pip" install -q detect-secrets==1.5.0
+fi
 for b in "${@:-${BENCHES[@]}}"; do
   log "bench $b"
   "$ROOT/target/release/$b"
