@@ -37,6 +37,10 @@ enum Command {
     Db(commands::db::DbArgs),
     /// Print the report CRDs (Trivy Operator's kinds, aquasecurity.github.io/v1alpha1) as YAML.
     Crds(commands::crds::CrdsArgs),
+    /// What an operator scan Job runs: scan one image and print one compact result line
+    /// (inventory + secrets) for the operator to read from the Pod log.
+    #[command(hide = true)]
+    ScanJob(commands::scan_job::ScanJobArgs),
     /// Audit Kubernetes manifests: workload configuration, RBAC and ConfigMaps (KSV checks
     /// in Rego, custom checks, checks bundles).
     Config(commands::config::ConfigArgs),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
             Command::Image(args) => commands::image::run(args, cli.quiet).await,
             Command::Db(args) => commands::db::run(args, cli.quiet).await,
             Command::Crds(args) => commands::crds::run(args),
+            Command::ScanJob(args) => commands::scan_job::run(args).await,
             Command::Config(args) => commands::config::run(args, cli.quiet).await,
         }
     });

@@ -5,3 +5,4 @@ pub mod crds;
 pub mod db;
 pub mod image;
 pub mod registry_args;
+pub mod scan_job;
