@@ -437,7 +437,13 @@ impl Scanner {
         if let Some(ac) = &self.keywords {
             let mut seen = vec![false; self.keyword_rules.len()];
             let mut left = self.keyword_rules.len();
-            for m in ac.find_overlapping_iter(content) {
+            // Every occurrence of every pattern, by restarting one byte after each match's
+            // start: no pattern contains another (see `new`), so a match found from `pos`
+            // never hides an occurrence that starts at or after `pos`. Non-overlapping
+            // searches use the automaton's prefilter; overlapping ones cannot.
+            let mut pos = 0;
+            while let Some(m) = ac.find(aho_corasick::Input::new(content).range(pos..)) {
+                pos = m.start() + 1;
                 let p = m.pattern().as_usize();
                 if !seen[p] {
                     seen[p] = true;
