@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 ensure_cargo
 start_registries
 cd "$ROOT"
-BENCHES=(scan-image db-update secret-scan)
+BENCHES=(scan-image db-update secret-scan config-audit)
 cargo build -q --release -p sightline-cli -p sightline-benches
 # secret-scan compares with detect-secrets (PyPI), pinned, in a venv of the bench dir.
 BENCH_DIR="${SIGHTLINE_BENCH_DIR:-/var/tmp/sightline-bench}"
@@ -16,6 +16,14 @@ if [[ " ${*:-${BENCHES[*]}} " == *" secret-scan "* ]] && [ ! -x "$BENCH_DIR/venv
   python3 -m venv "$BENCH_DIR/venv"
   "$BENCH_DIR/venv/bin/pip" install -q detect-secrets==1.5.0
 fi
+# config-audit compares with checkov (PyPI), pinned, in its own venv of the bench dir.
+if [[ " ${*:-${BENCHES[*]}} " == *" config-audit "* ]] && [ ! -x "$BENCH_DIR/checkov-venv/bin/checkov" ]; then
+  log "installing checkov 3.3.30 in $BENCH_DIR/checkov-venv"
+  mkdir -p "$BENCH_DIR"
+  python3 -m venv "$BENCH_DIR/checkov-venv"
+  "$BENCH_DIR/checkov-venv/bin/pip" install -q checkov==3.3.30
+fi
+export SIGHTLINE_BENCH_DIR="$BENCH_DIR"
 for b in "${@:-${BENCHES[@]}}"; do
   log "bench $b"
   "$ROOT/target/release/$b"

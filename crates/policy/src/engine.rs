@@ -186,6 +186,12 @@ pub struct PolicyEngine {
     time_limit: Duration,
     vms: Mutex<Vec<RegoVM>>,
     interpreters: Mutex<Vec<regorus::Engine>>,
+    /// Lower-case kind -> entry point of its aggregate (see [`crate::aggregate`]).
+    aggregates: BTreeMap<String, usize>,
+    /// Entry point of the aggregate for kinds no check names.
+    aggregate_other: Option<usize>,
+    /// Aggregate evaluations that failed and were redone check by check.
+    fallbacks: std::sync::atomic::AtomicU64,
 }
 
 struct Module<'a> {
@@ -283,11 +289,23 @@ impl PolicyEngine {
         }
         checks.sort_by_key(|c| id_order(&c.meta.id));
         let ext_names: Vec<&str> = exts.iter().map(|x| x.name.as_str()).collect();
-        let program = if opts.use_vm {
+        let mut interpreter = interpreter;
+        let mut program = if opts.use_vm {
             compile_program(&interpreter, &mut checks, &ext_names, &mut load_errors)
         } else {
             None
         };
+        let (mut aggregates, mut aggregate_other) = (BTreeMap::new(), None);
+        if let Some(p) = program.as_ref() {
+            if let Some((with_aggs, by_kind, other)) = add_aggregates(&mut interpreter, &checks) {
+                program = Some(with_aggs);
+                aggregates = by_kind;
+                aggregate_other = other;
+            } else {
+                tracing::debug!("aggregate entry points unavailable; checks run one by one");
+                program = Some(p.clone());
+            }
+        }
         if let Some(e) = load_errors.iter().find(|e| e.origin == Origin::Builtin) {
             return Err(BuildError::Builtin(e.clone()));
         }
@@ -301,6 +319,9 @@ impl PolicyEngine {
             time_limit: opts.time_limit,
             vms: Mutex::new(Vec::new()),
             interpreters: Mutex::new(Vec::new()),
+            aggregates,
+            aggregate_other,
+            fallbacks: Default::default(),
         })
     }
 
@@ -312,6 +333,18 @@ impl PolicyEngine {
     /// Modules that were left out, and why.
     pub fn load_errors(&self) -> &[LoadError] {
         &self.load_errors
+    }
+
+    /// How many aggregate evaluations failed (an error, the time limit or a panic in one of
+    /// their checks) and were redone check by check.
+    pub fn aggregate_fallbacks(&self) -> u64 {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many aggregate entry points the program has (one per kind named by an RVM check,
+    /// plus one for other kinds); 0 when checks run one by one.
+    pub fn aggregate_count(&self) -> usize {
+        self.aggregates.len() + usize::from(self.aggregate_other.is_some())
     }
 
     /// How many checks run on the RVM (the rest run on the interpreter).
@@ -345,11 +378,43 @@ impl PolicyEngine {
         if let Some(program) = &self.program {
             let mut vm = self.take_vm(program);
             vm.set_input(input.clone());
+            let aggregate = self
+                .aggregates
+                .get(&kind.to_ascii_lowercase())
+                .copied()
+                .or(self.aggregate_other);
+            let mut aggregated = false;
+            if let Some(entry) = aggregate {
+                match catch_unwind(AssertUnwindSafe(|| vm.execute_entry_point_by_index(entry))) {
+                    Ok(Ok(all)) => {
+                        for (i, c) in applicable.iter().enumerate() {
+                            if c.vm_index.is_some() {
+                                out[i] = Some(result(c, outcome_of(&all[c.rule.as_str()])));
+                            }
+                        }
+                        aggregated = true;
+                    }
+                    Ok(Err(e)) => {
+                        self.fallbacks
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!("aggregate evaluation failed ({e}); checking one by one")
+                    }
+                    Err(_) => {
+                        self.fallbacks
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        vm = self.new_vm(program);
+                        vm.set_input(input.clone());
+                    }
+                }
+            }
             for (i, c) in applicable.iter().enumerate() {
                 let Some(idx) = c.vm_index else {
                     on_interpreter.push(i);
                     continue;
                 };
+                if aggregated {
+                    continue;
+                }
                 match catch_unwind(AssertUnwindSafe(|| vm.execute_entry_point_by_index(idx))) {
                     Ok(Ok(v)) => out[i] = Some(result(c, outcome_of(&v))),
                     Ok(Err(e)) => {
@@ -634,6 +699,62 @@ fn compile_program(
         checks[i].vm_index = Some(slot);
     }
     Some(program)
+}
+
+/// Adds the aggregate modules for the RVM checks to `interpreter` and compiles the program
+/// again with per-check entry points (same slots as before) followed by the aggregates.
+/// Returns the program, kind -> aggregate entry, and the entry for other kinds.
+type Aggregated = (Arc<Program>, BTreeMap<String, usize>, Option<usize>);
+
+fn add_aggregates(interpreter: &mut regorus::Engine, checks: &[LoadedCheck]) -> Option<Aggregated> {
+    let mut on_vm: Vec<&LoadedCheck> = checks.iter().filter(|c| c.vm_index.is_some()).collect();
+    on_vm.sort_by_key(|c| c.vm_index);
+    let members: Vec<(&CheckMetadata, &str)> = on_vm
+        .iter()
+        .map(|c| (c.meta.as_ref(), c.rule.as_str()))
+        .collect();
+    let plan = crate::aggregate::plan(&members);
+    let mut engine = interpreter.clone();
+    let fail = |what: &str, e: String| tracing::warn!("aggregate entry points: {what}: {e}");
+    for a in &plan {
+        if let Err(e) = engine.add_policy(a.path.clone(), a.source.clone()) {
+            fail(&a.path, e.to_string());
+            return None;
+        }
+    }
+    let first = on_vm.first()?;
+    let policy = match engine
+        .clone()
+        .compile_with_entrypoint(&first.rule.as_str().into())
+    {
+        Ok(p) => p,
+        Err(e) => {
+            fail("compiling", e.to_string());
+            return None;
+        }
+    };
+    let mut rules: Vec<&str> = on_vm.iter().map(|c| c.rule.as_str()).collect();
+    rules.extend(plan.iter().map(|a| a.rule.as_str()));
+    let program = match Compiler::compile_from_policy(&policy, &rules) {
+        Ok(p) => p,
+        Err(e) => {
+            fail("compiling for the RVM", e.to_string());
+            return None;
+        }
+    };
+    let mut by_kind = BTreeMap::new();
+    let mut other = None;
+    for (j, a) in plan.iter().enumerate() {
+        let entry = on_vm.len() + j;
+        match &a.kind {
+            Some(k) => {
+                by_kind.insert(k.clone(), entry);
+            }
+            None => other = Some(entry),
+        }
+    }
+    *interpreter = engine;
+    Some((program, by_kind, other))
 }
 
 /// The name in an RVM "Unknown function: 'name'" error.

@@ -7,6 +7,7 @@
 //!   KSV numbering, AVD ID, title, severity, recommended action, the kinds it applies to.
 //! * [`engine`]: [`PolicyEngine`] compiles once and evaluates many objects, from any number
 //!   of threads, with a per-check time limit and panic isolation.
+//! * [`aggregate`]: one RVM entry point per kind evaluating all its checks at once.
 //! * [`input`]: Kubernetes YAML/JSON (multi-document, `kind: List`) to objects, each carrying
 //!   the source lines of every mapping so failures point at the offending lines.
 //! * [`bundle`]: the checks bundle OCI artifact (pull, atomic install in the cache, load).
@@ -14,6 +15,7 @@
 //!   misconfiguration JSON.
 //! * [`extensions`]: Rego functions implemented in Rust (`sightline.secrets`, `result.new`).
 
+pub mod aggregate;
 pub mod bundle;
 pub mod engine;
 pub mod extensions;

@@ -66,3 +66,12 @@ fn rvm_and_interpreter_agree() {
     }
     assert!(objects > 700, "{objects} objects");
 }
+
+#[test]
+fn aggregates_compile_for_every_kind() {
+    let e = support::engine();
+    // pod, replicaset, replicationcontroller, deployment, statefulset, daemonset, job, cronjob,
+    // configmap, networkpolicy, limitrange, resourcequota, role, clusterrole, rolebinding,
+    // clusterrolebinding (KSV0109 runs on the interpreter; KSV01010 keeps configmap here).
+    assert_eq!(e.aggregate_count(), 16);
+}

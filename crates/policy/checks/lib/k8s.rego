@@ -77,6 +77,27 @@ dropped_capabilities(c) := [upper(x) | some x in array_at(c, ["securityContext",
 # when neither sets it).
 effective(c, field) := object.get(security_context(c), field, object.get(pod_security_context, field, null))
 
+# Per-container facts, computed once per object (a rule, so the RVM caches it across the
+# checks of one aggregate evaluation; functions are evaluated on every call): the container,
+# its security context, upper-cased added/dropped capabilities, the effective runAs* fields
+# (container, else pod) and the subject for messages.
+container_facts := [f |
+	some c in containers
+	sc := security_context(c)
+	f := {
+		"container": c,
+		"sc": sc,
+		"added": added_capabilities(c),
+		"dropped": dropped_capabilities(c),
+		"effective": {
+			"runAsNonRoot": effective(c, "runAsNonRoot"),
+			"runAsUser": effective(c, "runAsUser"),
+			"runAsGroup": effective(c, "runAsGroup"),
+		},
+		"subject": container_subject(c),
+	}
+]
+
 # "<Kind> '<name>'", for messages.
 subject := sprintf("%s '%s'", [kind, name])
 

@@ -21,9 +21,6 @@ package builtin.kubernetes.KSV01010
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 # Keys whose names say they hold credentials: `db_password`, `apiKey`, `AZURE_BATCH_KEY`
 # (`key` as a word of the name). `passwordPolicy` matches too, on purpose: a false alarm on
 # a policy text costs less than a silent credential.
@@ -54,7 +51,7 @@ deny contains res if {
 	is_string(value)
 	regex.match(sensitive_key, key)
 	not benign_value(value)
-	res := result.new(sprintf("ConfigMap '%s' has sensitive key '%s'", [k8s.name, key]), input.data)
+	res := data.sightline.lib.result.new(sprintf("ConfigMap '%s' has sensitive key '%s'", [data.sightline.lib.k8s.name, key]), input.data)
 }
 
 deny contains res if {
@@ -63,5 +60,5 @@ deny contains res if {
 	is_string(value)
 	some p in sensitive_value
 	regex.match(p, value)
-	res := result.new(sprintf("ConfigMap '%s' has sensitive content in key '%s'", [k8s.name, key]), input.data)
+	res := data.sightline.lib.result.new(sprintf("ConfigMap '%s' has sensitive content in key '%s'", [data.sightline.lib.k8s.name, key]), input.data)
 }

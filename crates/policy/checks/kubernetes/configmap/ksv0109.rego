@@ -21,9 +21,6 @@ package builtin.kubernetes.KSV0109
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 configmap_data := d if {
 	d := object.get(input, "data", {})
 	is_object(d)
@@ -36,5 +33,5 @@ deny contains res if {
 	key != "__defsec_metadata"
 	is_string(value)
 	some finding in sightline.secrets(concat("", [key, ": ", value]))
-	res := result.new(sprintf("ConfigMap '%s' has a secret in key '%s': %s (%s)", [k8s.name, key, finding.title, finding.rule_id]), input.data)
+	res := data.sightline.lib.result.new(sprintf("ConfigMap '%s' has a secret in key '%s': %s (%s)", [data.sightline.lib.k8s.name, key, finding.title, finding.rule_id]), input.data)
 }

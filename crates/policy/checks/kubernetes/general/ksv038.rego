@@ -21,17 +21,14 @@ package builtin.kubernetes.KSV038
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 peers contains p if {
-	some r in k8s.array_at(input, ["spec", "ingress"])
-	some p in k8s.array_at(r, ["from"])
+	some r in data.sightline.lib.k8s.array_at(input, ["spec", "ingress"])
+	some p in data.sightline.lib.k8s.array_at(r, ["from"])
 }
 
 peers contains p if {
-	some r in k8s.array_at(input, ["spec", "egress"])
-	some p in k8s.array_at(r, ["to"])
+	some r in data.sightline.lib.k8s.array_at(input, ["spec", "egress"])
+	some p in data.sightline.lib.k8s.array_at(r, ["to"])
 }
 
 selects(p) if p.podSelector
@@ -42,11 +39,11 @@ selects(p) if p.ipBlock
 
 deny contains res if {
 	not input.spec.podSelector
-	res := result.new(sprintf("NetworkPolicy '%s' should set 'spec.podSelector'", [k8s.name]), input.spec)
+	res := data.sightline.lib.result.new(sprintf("NetworkPolicy '%s' should set 'spec.podSelector'", [data.sightline.lib.k8s.name]), input.spec)
 }
 
 deny contains res if {
 	some p in peers
 	not selects(p)
-	res := result.new(sprintf("NetworkPolicy '%s' should select peers with podSelector or namespaceSelector", [k8s.name]), p)
+	res := data.sightline.lib.result.new(sprintf("NetworkPolicy '%s' should select peers with podSelector or namespaceSelector", [data.sightline.lib.k8s.name]), p)
 }

@@ -21,9 +21,6 @@ package builtin.kubernetes.KSV039
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 complete(l) if {
 	l.type
 	l.max
@@ -34,10 +31,10 @@ complete(l) if {
 
 deny contains res if {
 	not any_complete
-	res := result.new(sprintf("LimitRange '%s' should set type, max, min, default and defaultRequest", [k8s.name]), input)
+	res := data.sightline.lib.result.new(sprintf("LimitRange '%s' should set type, max, min, default and defaultRequest", [data.sightline.lib.k8s.name]), input)
 }
 
 any_complete if {
-	some l in k8s.array_at(input, ["spec", "limits"])
+	some l in data.sightline.lib.k8s.array_at(input, ["spec", "limits"])
 	complete(l)
 }

@@ -21,14 +21,11 @@ package builtin.kubernetes.KSV040
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 required := ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
 
 deny contains res if {
 	hard := object.get(input, ["spec", "hard"], {})
 	missing := [k | some k in required; not hard[k]]
 	count(missing) > 0
-	res := result.new(sprintf("ResourceQuota '%s' should set 'spec.hard' for %s", [k8s.name, concat(", ", missing)]), input)
+	res := data.sightline.lib.result.new(sprintf("ResourceQuota '%s' should set 'spec.hard' for %s", [data.sightline.lib.k8s.name, concat(", ", missing)]), input)
 }

@@ -22,14 +22,11 @@ package builtin.kubernetes.KSV0111
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 admin_roles := {"cluster-admin", "admin", "edit"}
 
 deny contains res if {
-	input.kind in rbac.binding_kinds
+	input.kind in data.sightline.lib.rbac.binding_kinds
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name in admin_roles
-	res := result.new(sprintf("%s should not bind to the '%s' cluster role", [rbac.subject, input.roleRef.name]), input.roleRef)
+	res := data.sightline.lib.result.new(sprintf("%s should not bind to the '%s' cluster role", [data.sightline.lib.rbac.subject, input.roleRef.name]), input.roleRef)
 }

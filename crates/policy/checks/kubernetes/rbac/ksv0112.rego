@@ -21,14 +21,11 @@ package builtin.kubernetes.KSV0112
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_namespaced_role
-	some r in rbac.rules
-	"*" in rbac.field(r, "resources")
+	data.sightline.lib.rbac.is_namespaced_role
+	some r in data.sightline.lib.rbac.rules
+	"*" in data.sightline.lib.rbac.field(r, "resources")
 	some v in ["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"]
-	v in rbac.field(r, "verbs")
-	res := result.new(sprintf("%s shouldn't manage all resources at the namespace '%s'", [rbac.subject, object.get(input, ["metadata", "namespace"], "")]), r)
+	v in data.sightline.lib.rbac.field(r, "verbs")
+	res := data.sightline.lib.result.new(sprintf("%s shouldn't manage all resources at the namespace '%s'", [data.sightline.lib.rbac.subject, object.get(input, ["metadata", "namespace"], "")]), r)
 }

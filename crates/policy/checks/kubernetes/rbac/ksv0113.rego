@@ -21,11 +21,8 @@ package builtin.kubernetes.KSV0113
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_namespaced_role
-	some r in rbac.rules_granting(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate", "*"], "", "secrets")
-	res := result.new(sprintf("%s should not have access to manage secrets in namespace", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_namespaced_role
+	some r in data.sightline.lib.rbac.rules_granting(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate", "*"], "", "secrets")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage secrets in namespace", [data.sightline.lib.rbac.subject]), r)
 }

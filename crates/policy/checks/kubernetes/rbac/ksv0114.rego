@@ -22,14 +22,10 @@ package builtin.kubernetes.KSV0114
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
 	some resource in ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
-	rbac.grants(r, rbac.write_verbs, "admissionregistration.k8s.io", resource)
-	res := result.new(sprintf("%s should not have access to manage '%s'", [rbac.subject, resource]), r)
+	data.sightline.lib.rbac.grants(r, data.sightline.lib.rbac.write_verbs, "admissionregistration.k8s.io", resource)
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage '%s'", [data.sightline.lib.rbac.subject, resource]), r)
 }

@@ -22,12 +22,9 @@ package builtin.kubernetes.KSV0115
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules_granting(rbac.write_verbs, "", "configmaps")
-	"aws-auth" in rbac.field(r, "resourceNames")
-	res := result.new(sprintf("%s should not have access to manage the 'aws-auth' ConfigMap", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules_granting(data.sightline.lib.rbac.write_verbs, "", "configmaps")
+	"aws-auth" in data.sightline.lib.rbac.field(r, "resourceNames")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage the 'aws-auth' ConfigMap", [data.sightline.lib.rbac.subject]), r)
 }

@@ -21,11 +21,8 @@ package builtin.kubernetes.KSV041
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_cluster_role
-	some r in rbac.rules_granting(["get", "list", "watch", "*"], "", "secrets")
-	res := result.new(sprintf("%s should not have access to manage secrets", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_cluster_role
+	some r in data.sightline.lib.rbac.rules_granting(["get", "list", "watch", "*"], "", "secrets")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage secrets", [data.sightline.lib.rbac.subject]), r)
 }

@@ -22,11 +22,8 @@ package builtin.kubernetes.KSV042
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules_granting(["delete", "deletecollection", "*"], "", "pods/log")
-	res := result.new(sprintf("%s should not have permission to delete pod logs", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules_granting(["delete", "deletecollection", "*"], "", "pods/log")
+	res := data.sightline.lib.result.new(sprintf("%s should not have permission to delete pod logs", [data.sightline.lib.rbac.subject]), r)
 }

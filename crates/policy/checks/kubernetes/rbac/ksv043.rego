@@ -22,11 +22,8 @@ package builtin.kubernetes.KSV043
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules_granting(["impersonate"], "", "groups")
-	res := result.new(sprintf("%s should not allow impersonation of privileged groups", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules_granting(["impersonate"], "", "groups")
+	res := data.sightline.lib.result.new(sprintf("%s should not allow impersonation of privileged groups", [data.sightline.lib.rbac.subject]), r)
 }

@@ -22,14 +22,11 @@ package builtin.kubernetes.KSV044
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
-	"*" in rbac.field(r, "apiGroups")
-	"*" in rbac.field(r, "resources")
-	"*" in rbac.field(r, "verbs")
-	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on all resources ('*') of all API groups", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
+	"*" in data.sightline.lib.rbac.field(r, "apiGroups")
+	"*" in data.sightline.lib.rbac.field(r, "resources")
+	"*" in data.sightline.lib.rbac.field(r, "verbs")
+	res := data.sightline.lib.result.new(sprintf("%s shouldn't grant all verbs ('*') on all resources ('*') of all API groups", [data.sightline.lib.rbac.subject]), r)
 }

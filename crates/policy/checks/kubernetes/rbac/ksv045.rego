@@ -22,13 +22,10 @@ package builtin.kubernetes.KSV045
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
-	"*" in rbac.field(r, "verbs")
-	count(rbac.field(r, "resources")) > 0
-	res := result.new(sprintf("%s shouldn't grant all verbs ('*') on %s", [rbac.subject, concat(", ", [x | some x in rbac.field(r, "resources"); is_string(x)])]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
+	"*" in data.sightline.lib.rbac.field(r, "verbs")
+	count(data.sightline.lib.rbac.field(r, "resources")) > 0
+	res := data.sightline.lib.result.new(sprintf("%s shouldn't grant all verbs ('*') on %s", [data.sightline.lib.rbac.subject, concat(", ", [x | some x in data.sightline.lib.rbac.field(r, "resources"); is_string(x)])]), r)
 }

@@ -21,14 +21,11 @@ package builtin.kubernetes.KSV046
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_cluster_role
-	some r in rbac.rules
-	"*" in rbac.field(r, "resources")
+	data.sightline.lib.rbac.is_cluster_role
+	some r in data.sightline.lib.rbac.rules
+	"*" in data.sightline.lib.rbac.field(r, "resources")
 	some v in ["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"]
-	v in rbac.field(r, "verbs")
-	res := result.new(sprintf("%s shouldn't manage all resources", [rbac.subject]), r)
+	v in data.sightline.lib.rbac.field(r, "verbs")
+	res := data.sightline.lib.result.new(sprintf("%s shouldn't manage all resources", [data.sightline.lib.rbac.subject]), r)
 }

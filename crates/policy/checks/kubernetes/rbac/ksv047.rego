@@ -22,11 +22,8 @@ package builtin.kubernetes.KSV047
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules_granting(["get", "create", "*"], "", "nodes/proxy")
-	res := result.new(sprintf("%s should not allow privilege escalation from node proxy", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules_granting(["get", "create", "*"], "", "nodes/proxy")
+	res := data.sightline.lib.result.new(sprintf("%s should not allow privilege escalation from node proxy", [data.sightline.lib.rbac.subject]), r)
 }

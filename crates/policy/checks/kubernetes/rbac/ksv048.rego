@@ -22,9 +22,6 @@ package builtin.kubernetes.KSV048
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 workloads := [
 	["", "pods"], ["", "replicationcontrollers"], ["apps", "deployments"], ["apps", "daemonsets"],
 	["apps", "statefulsets"], ["apps", "replicasets"], ["batch", "jobs"], ["batch", "cronjobs"],
@@ -32,9 +29,9 @@ workloads := [
 ]
 
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
 	some w in workloads
-	rbac.grants(r, ["create", "update", "*"], w[0], w[1])
-	res := result.new(sprintf("%s should not have access to resource '%s' for verbs create, update or '*'", [rbac.subject, w[1]]), r)
+	data.sightline.lib.rbac.grants(r, ["create", "update", "*"], w[0], w[1])
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to resource '%s' for verbs create, update or '*'", [data.sightline.lib.rbac.subject, w[1]]), r)
 }

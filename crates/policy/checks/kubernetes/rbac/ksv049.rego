@@ -22,11 +22,8 @@ package builtin.kubernetes.KSV049
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules_granting(rbac.write_verbs, "", "configmaps")
-	res := result.new(sprintf("%s should not have access to manage configmaps", [rbac.subject]), r)
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules_granting(data.sightline.lib.rbac.write_verbs, "", "configmaps")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage configmaps", [data.sightline.lib.rbac.subject]), r)
 }

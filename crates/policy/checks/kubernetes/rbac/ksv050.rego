@@ -22,14 +22,10 @@ package builtin.kubernetes.KSV050
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
 	some resource in ["roles", "rolebindings", "clusterroles", "clusterrolebindings"]
-	rbac.grants(r, ["create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "*"], "rbac.authorization.k8s.io", resource)
-	res := result.new(sprintf("%s should not be allowed to manage RBAC resource '%s'", [rbac.subject, resource]), r)
+	data.sightline.lib.rbac.grants(r, ["create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "*"], "rbac.authorization.k8s.io", resource)
+	res := data.sightline.lib.result.new(sprintf("%s should not be allowed to manage RBAC resource '%s'", [data.sightline.lib.rbac.subject, resource]), r)
 }

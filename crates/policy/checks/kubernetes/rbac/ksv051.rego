@@ -22,22 +22,18 @@ package builtin.kubernetes.KSV051
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 group := "rbac.authorization.k8s.io"
 
 can_create if {
-	some r in rbac.rules
-	rbac.grants(r, ["create"], group, "rolebindings")
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["create"], group, "rolebindings")
 }
 
 deny contains res if {
-	rbac.is_role
+	data.sightline.lib.rbac.is_role
 	can_create
-	some r in rbac.rules
+	some r in data.sightline.lib.rbac.rules
 	some resource in ["roles", "clusterroles"]
-	rbac.grants(r, ["bind"], group, resource)
-	res := result.new(sprintf("%s should not allow creating role bindings and binding them to privileged %s", [rbac.subject, resource]), r)
+	data.sightline.lib.rbac.grants(r, ["bind"], group, resource)
+	res := data.sightline.lib.result.new(sprintf("%s should not allow creating role bindings and binding them to privileged %s", [data.sightline.lib.rbac.subject, resource]), r)
 }

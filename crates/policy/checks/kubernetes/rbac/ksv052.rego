@@ -22,21 +22,17 @@ package builtin.kubernetes.KSV052
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 group := "rbac.authorization.k8s.io"
 
 can_create if {
-	some r in rbac.rules
-	rbac.grants(r, ["create"], group, "clusterrolebindings")
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["create"], group, "clusterrolebindings")
 }
 
 deny contains res if {
-	rbac.is_role
+	data.sightline.lib.rbac.is_role
 	can_create
-	some r in rbac.rules
-	rbac.grants(r, ["bind"], group, "clusterroles")
-	res := result.new(sprintf("%s should not allow creating ClusterRoleBindings and binding them to privileged cluster roles", [rbac.subject]), r)
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["bind"], group, "clusterroles")
+	res := data.sightline.lib.result.new(sprintf("%s should not allow creating ClusterRoleBindings and binding them to privileged cluster roles", [data.sightline.lib.rbac.subject]), r)
 }

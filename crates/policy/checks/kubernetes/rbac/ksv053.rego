@@ -22,18 +22,15 @@ package builtin.kubernetes.KSV053
 
 import rego.v1
 
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 can_get_pods if {
-	some r in rbac.rules
-	rbac.grants(r, ["get", "*"], "", "pods")
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["get", "*"], "", "pods")
 }
 
 deny contains res if {
-	rbac.is_role
+	data.sightline.lib.rbac.is_role
 	can_get_pods
-	some r in rbac.rules
-	rbac.grants(r, ["create", "*"], "", "pods/exec")
-	res := result.new(sprintf("%s should not have access to resources 'pods/exec' (create) and 'pods' (get): it allows getting shells on pods", [rbac.subject]), r)
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["create", "*"], "", "pods/exec")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to resources 'pods/exec' (create) and 'pods' (get): it allows getting shells on pods", [data.sightline.lib.rbac.subject]), r)
 }

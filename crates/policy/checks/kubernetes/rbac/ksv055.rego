@@ -22,21 +22,17 @@ package builtin.kubernetes.KSV055
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 group := "rbac.authorization.k8s.io"
 
 can_get if {
-	some r in rbac.rules
-	rbac.grants(r, ["get", "*"], group, "rolebindings")
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["get", "*"], group, "rolebindings")
 }
 
 deny contains res if {
-	rbac.is_role
+	data.sightline.lib.rbac.is_role
 	can_get
-	some r in rbac.rules
-	rbac.grants(r, ["patch", "*"], group, "rolebindings")
-	res := result.new(sprintf("%s should not have access to resource 'rolebindings' for verbs get and patch", [rbac.subject]), r)
+	some r in data.sightline.lib.rbac.rules
+	data.sightline.lib.rbac.grants(r, ["patch", "*"], group, "rolebindings")
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to resource 'rolebindings' for verbs get and patch", [data.sightline.lib.rbac.subject]), r)
 }

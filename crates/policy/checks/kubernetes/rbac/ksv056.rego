@@ -22,10 +22,6 @@ package builtin.kubernetes.KSV056
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.rbac
-import data.sightline.lib.result
-
 resources := [
 	["", "services"], ["", "endpoints"], ["discovery.k8s.io", "endpointslices"],
 	["networking.k8s.io", "networkpolicies"], ["networking.k8s.io", "ingresses"],
@@ -33,9 +29,9 @@ resources := [
 ]
 
 deny contains res if {
-	rbac.is_role
-	some r in rbac.rules
+	data.sightline.lib.rbac.is_role
+	some r in data.sightline.lib.rbac.rules
 	some x in resources
-	rbac.grants(r, rbac.write_verbs, x[0], x[1])
-	res := result.new(sprintf("%s should not have access to manage networking resource '%s'", [rbac.subject, x[1]]), r)
+	data.sightline.lib.rbac.grants(r, data.sightline.lib.rbac.write_verbs, x[0], x[1])
+	res := data.sightline.lib.result.new(sprintf("%s should not have access to manage networking resource '%s'", [data.sightline.lib.rbac.subject, x[1]]), r)
 }

@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV002
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 prefix := "container.apparmor.security.beta.kubernetes.io/"
 
 allowed_profile(p) if p == "runtime/default"
@@ -38,20 +35,21 @@ allowed_profile(p) if p == "runtime/default"
 allowed_profile(p) if startswith(p, "localhost/")
 
 deny contains res if {
-	some key, profile in k8s.pod_annotations
+	some key, profile in data.sightline.lib.k8s.pod_annotations
 	startswith(key, prefix)
 	not allowed_profile(profile)
 	cname := substring(key, count(prefix), -1)
-	res := result.new(sprintf("Container '%s' of %s '%s' should specify an AppArmor profile ('runtime/default' or 'localhost/...'), not '%s'", [cname, k8s.kind, k8s.name, profile]), k8s.pod_metadata)
+	res := data.sightline.lib.result.new(sprintf("Container '%s' of %s '%s' should specify an AppArmor profile ('runtime/default' or 'localhost/...'), not '%s'", [cname, data.sightline.lib.k8s.kind, data.sightline.lib.k8s.name, profile]), data.sightline.lib.k8s.pod_metadata)
 }
 
 deny contains res if {
-	k8s.pod_security_context.appArmorProfile.type == "Unconfined"
-	res := result.new(sprintf("%s should not set 'securityContext.appArmorProfile.type' to 'Unconfined'", [k8s.subject]), k8s.pod_security_context)
+	data.sightline.lib.k8s.pod_security_context.appArmorProfile.type == "Unconfined"
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.appArmorProfile.type' to 'Unconfined'", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	c.securityContext.appArmorProfile.type == "Unconfined"
-	res := result.new(sprintf("%s should not set 'securityContext.appArmorProfile.type' to 'Unconfined'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.sc.appArmorProfile.type == "Unconfined"
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.appArmorProfile.type' to 'Unconfined'", [f.subject]), c)
 }

@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV003
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	not "ALL" in k8s.dropped_capabilities(c)
-	res := result.new(sprintf("%s should add 'ALL' to 'securityContext.capabilities.drop'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	not "ALL" in f.dropped
+	res := data.sightline.lib.result.new(sprintf("%s should add 'ALL' to 'securityContext.capabilities.drop'", [f.subject]), c)
 }

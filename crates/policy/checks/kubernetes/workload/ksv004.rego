@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV004
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	count(k8s.dropped_capabilities(c)) == 0
-	res := result.new(sprintf("%s should drop at least one capability in 'securityContext.capabilities.drop'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	count(f.dropped) == 0
+	res := data.sightline.lib.result.new(sprintf("%s should drop at least one capability in 'securityContext.capabilities.drop'", [f.subject]), c)
 }

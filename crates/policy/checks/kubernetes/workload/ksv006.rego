@@ -28,13 +28,10 @@ package builtin.kubernetes.KSV006
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 docker_sockets := {"/var/run/docker.sock", "/run/docker.sock"}
 
 deny contains res if {
-	some v in k8s.volumes
+	some v in data.sightline.lib.k8s.volumes
 	trim_right(v.hostPath.path, "/") in docker_sockets
-	res := result.new(sprintf("%s should not specify '%s' in 'spec.template.volumes.hostPath.path'", [k8s.subject, v.hostPath.path]), v)
+	res := data.sightline.lib.result.new(sprintf("%s should not specify '%s' in 'spec.template.volumes.hostPath.path'", [data.sightline.lib.k8s.subject, v.hostPath.path]), v)
 }

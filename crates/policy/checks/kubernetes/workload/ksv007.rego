@@ -28,11 +28,8 @@ package builtin.kubernetes.KSV007
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	aliases := k8s.pod_spec.hostAliases
+	aliases := data.sightline.lib.k8s.pod_spec.hostAliases
 	count(aliases) > 0
-	res := result.new(sprintf("%s should not set 'spec.template.spec.hostAliases'", [k8s.subject]), k8s.pod_spec)
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'spec.template.spec.hostAliases'", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_spec)
 }

@@ -28,10 +28,7 @@ package builtin.kubernetes.KSV009
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	k8s.pod_spec.hostNetwork == true
-	res := result.new(sprintf("%s should not set 'spec.template.spec.hostNetwork' to true", [k8s.subject]), k8s.pod_spec)
+	data.sightline.lib.k8s.pod_spec.hostNetwork == true
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'spec.template.spec.hostNetwork' to true", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_spec)
 }

@@ -28,32 +28,30 @@ package builtin.kubernetes.KSV0104
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 unconfined_annotation(v) if lower(v) == "unconfined"
 
 deny contains res if {
-	k8s.pod_security_context.seccompProfile.type == "Unconfined"
-	res := result.new(sprintf("%s should not set 'securityContext.seccompProfile.type' to 'Unconfined'", [k8s.subject]), k8s.pod_security_context)
+	data.sightline.lib.k8s.pod_security_context.seccompProfile.type == "Unconfined"
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.seccompProfile.type' to 'Unconfined'", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	c.securityContext.seccompProfile.type == "Unconfined"
-	res := result.new(sprintf("%s should not set 'securityContext.seccompProfile.type' to 'Unconfined'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.sc.seccompProfile.type == "Unconfined"
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.seccompProfile.type' to 'Unconfined'", [f.subject]), c)
 }
 
 deny contains res if {
-	some key, v in k8s.pod_annotations
+	some key, v in data.sightline.lib.k8s.pod_annotations
 	startswith(key, "seccomp.security.alpha.kubernetes.io/")
 	unconfined_annotation(v)
-	res := result.new(sprintf("%s should not set the seccomp annotation '%s' to 'unconfined'", [k8s.subject, key]), k8s.pod_metadata)
+	res := data.sightline.lib.result.new(sprintf("%s should not set the seccomp annotation '%s' to 'unconfined'", [data.sightline.lib.k8s.subject, key]), data.sightline.lib.k8s.pod_metadata)
 }
 
 deny contains res if {
-	some key, v in k8s.pod_annotations
+	some key, v in data.sightline.lib.k8s.pod_annotations
 	startswith(key, "container.seccomp.security.alpha.kubernetes.io/")
 	unconfined_annotation(v)
-	res := result.new(sprintf("%s should not set the seccomp annotation '%s' to 'unconfined'", [k8s.subject, key]), k8s.pod_metadata)
+	res := data.sightline.lib.result.new(sprintf("%s should not set the seccomp annotation '%s' to 'unconfined'", [data.sightline.lib.k8s.subject, key]), data.sightline.lib.k8s.pod_metadata)
 }

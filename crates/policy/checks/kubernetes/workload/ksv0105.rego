@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV0105
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	k8s.effective(c, "runAsUser") == 0
-	res := result.new(sprintf("%s should set 'securityContext.runAsUser' to a non-zero integer", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.effective.runAsUser == 0
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.runAsUser' to a non-zero integer", [f.subject]), c)
 }

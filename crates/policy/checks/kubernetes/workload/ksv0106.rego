@@ -28,18 +28,17 @@ package builtin.kubernetes.KSV0106
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	not "ALL" in k8s.dropped_capabilities(c)
-	res := result.new(sprintf("%s should drop 'ALL' capabilities", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	not "ALL" in f.dropped
+	res := data.sightline.lib.result.new(sprintf("%s should drop 'ALL' capabilities", [f.subject]), c)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	extra := [cap | some cap in k8s.added_capabilities(c); cap != "NET_BIND_SERVICE"]
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	extra := [cap | some cap in f.added; cap != "NET_BIND_SERVICE"]
 	count(extra) > 0
-	res := result.new(sprintf("%s should only add 'NET_BIND_SERVICE' capability, not %s", [k8s.container_subject(c), concat(", ", extra)]), c)
+	res := data.sightline.lib.result.new(sprintf("%s should only add 'NET_BIND_SERVICE' capability, not %s", [f.subject, concat(", ", extra)]), c)
 }

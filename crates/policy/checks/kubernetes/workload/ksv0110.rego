@@ -28,10 +28,7 @@ package builtin.kubernetes.KSV0110
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	k8s.namespace == "default"
-	res := result.new(sprintf("%s should set 'metadata.namespace' to a non-default namespace", [k8s.subject]), object.get(input, "metadata", {}))
+	data.sightline.lib.k8s.namespace == "default"
+	res := data.sightline.lib.result.new(sprintf("%s should set 'metadata.namespace' to a non-default namespace", [data.sightline.lib.k8s.subject]), object.get(input, "metadata", {}))
 }

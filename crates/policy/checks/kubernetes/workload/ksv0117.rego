@@ -28,18 +28,16 @@ package builtin.kubernetes.KSV0117
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 privileged(p) if {
 	p > 0
 	p < 1024
 }
 
 deny contains res if {
-	some c in k8s.containers
-	some p in k8s.array_at(c, ["ports"])
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	some p in data.sightline.lib.k8s.array_at(c, ["ports"])
 	some field in ["hostPort", "containerPort"]
 	privileged(p[field])
-	res := result.new(sprintf("%s should not set '%s' to a privileged port (%d)", [k8s.container_subject(c), field, p[field]]), p)
+	res := data.sightline.lib.result.new(sprintf("%s should not set '%s' to a privileged port (%d)", [f.subject, field, p[field]]), p)
 }

@@ -28,18 +28,16 @@ package builtin.kubernetes.KSV0118
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 empty(sc) if count(object.remove(sc, ["__defsec_metadata"])) == 0
 
 deny contains res if {
-	empty(k8s.pod_security_context)
-	res := result.new(sprintf("%s is using the default security context, which allows root privileges", [k8s.subject]), k8s.pod_spec)
+	empty(data.sightline.lib.k8s.pod_security_context)
+	res := data.sightline.lib.result.new(sprintf("%s is using the default security context, which allows root privileges", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_spec)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	empty(k8s.security_context(c))
-	res := result.new(sprintf("%s is using the default security context", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	empty(f.sc)
+	res := data.sightline.lib.result.new(sprintf("%s is using the default security context", [f.subject]), c)
 }

@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV0119
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	"NET_RAW" in k8s.added_capabilities(c)
-	res := result.new(sprintf("%s should not include 'NET_RAW' in 'securityContext.capabilities.add'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	"NET_RAW" in f.added
+	res := data.sightline.lib.result.new(sprintf("%s should not include 'NET_RAW' in 'securityContext.capabilities.add'", [f.subject]), c)
 }

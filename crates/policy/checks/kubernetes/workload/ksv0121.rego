@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV0121
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 disallowed := ["/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/var/lib/docker"]
 
 bad_path(p) if trim_right(p, "/") == ""
@@ -47,7 +44,7 @@ bad_path(p) if {
 }
 
 deny contains res if {
-	some v in k8s.volumes
+	some v in data.sightline.lib.k8s.volumes
 	bad_path(v.hostPath.path)
-	res := result.new(sprintf("%s should not mount the disallowed host path '%s'", [k8s.subject, v.hostPath.path]), v)
+	res := data.sightline.lib.result.new(sprintf("%s should not mount the disallowed host path '%s'", [data.sightline.lib.k8s.subject, v.hostPath.path]), v)
 }

@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV0125
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 # The trusted registries: `data.sightline.config.trusted_registries` when configured,
 # else the managed registries of the major clouds and the Kubernetes project.
 default_trusted := ["azurecr.io", "gcr.io", "pkg.dev", "amazonaws.com", "mcr.microsoft.com", "registry.k8s.io"]
@@ -50,8 +47,9 @@ is_trusted(reg) if {
 }
 
 deny contains res if {
-	some c in k8s.containers
-	reg := k8s.image_registry(c.image)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	reg := data.sightline.lib.k8s.image_registry(c.image)
 	not is_trusted(reg)
-	res := result.new(sprintf("%s uses image '%s' from the untrusted registry '%s'", [k8s.container_subject(c), c.image, reg]), c)
+	res := data.sightline.lib.result.new(sprintf("%s uses image '%s' from the untrusted registry '%s'", [f.subject, c.image, reg]), c)
 }

@@ -28,16 +28,14 @@ package builtin.kubernetes.KSV013
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 unpinned(c) if {
-	not k8s.image_has_digest(c.image)
-	k8s.image_tag(c.image) in {"", "latest"}
+	not data.sightline.lib.k8s.image_has_digest(c.image)
+	data.sightline.lib.k8s.image_tag(c.image) in {"", "latest"}
 }
 
 deny contains res if {
-	some c in k8s.containers
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
 	unpinned(c)
-	res := result.new(sprintf("%s should specify an image tag", [k8s.container_subject(c)]), c)
+	res := data.sightline.lib.result.new(sprintf("%s should specify an image tag", [f.subject]), c)
 }

@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV014
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	not c.securityContext.readOnlyRootFilesystem == true
-	res := result.new(sprintf("%s should set 'securityContext.readOnlyRootFilesystem' to true", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	not f.sc.readOnlyRootFilesystem == true
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.readOnlyRootFilesystem' to true", [f.subject]), c)
 }

@@ -28,13 +28,11 @@ package builtin.kubernetes.KSV016
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
 	not _set(object.get(c, ["resources", "requests", "memory"], null))
-	res := result.new(sprintf("%s should set 'resources.requests.memory'", [k8s.container_subject(c)]), c)
+	res := data.sightline.lib.result.new(sprintf("%s should set 'resources.requests.memory'", [f.subject]), c)
 }
 
 _set(v) if is_string(v)

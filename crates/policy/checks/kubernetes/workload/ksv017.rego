@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV017
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	c.securityContext.privileged == true
-	res := result.new(sprintf("%s should set 'securityContext.privileged' to false", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.sc.privileged == true
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.privileged' to false", [f.subject]), c)
 }

@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV021
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	not k8s.effective(c, "runAsGroup") > 10000
-	res := result.new(sprintf("%s should set 'securityContext.runAsGroup' > 10000", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	not f.effective.runAsGroup > 10000
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.runAsGroup' > 10000", [f.subject]), c)
 }

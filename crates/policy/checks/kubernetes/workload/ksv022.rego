@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV022
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 # The capabilities the Baseline Pod Security Standard allows to add.
 allowed := {
 	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -38,8 +35,9 @@ allowed := {
 }
 
 deny contains res if {
-	some c in k8s.containers
-	extra := [cap | some cap in k8s.added_capabilities(c); not cap in allowed]
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	extra := [cap | some cap in f.added; not cap in allowed]
 	count(extra) > 0
-	res := result.new(sprintf("%s should not set 'securityContext.capabilities.add' to %s", [k8s.container_subject(c), concat(", ", extra)]), c)
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.capabilities.add' to %s", [f.subject, concat(", ", extra)]), c)
 }

@@ -28,11 +28,8 @@ package builtin.kubernetes.KSV023
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some v in k8s.volumes
+	some v in data.sightline.lib.k8s.volumes
 	v.hostPath
-	res := result.new(sprintf("%s should not set 'spec.template.volumes.hostPath' (volume '%s')", [k8s.subject, object.get(v, "name", "")]), v)
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'spec.template.volumes.hostPath' (volume '%s')", [data.sightline.lib.k8s.subject, object.get(v, "name", "")]), v)
 }

@@ -28,12 +28,10 @@ package builtin.kubernetes.KSV024
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	some p in k8s.array_at(c, ["ports"])
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	some p in data.sightline.lib.k8s.array_at(c, ["ports"])
 	p.hostPort > 0
-	res := result.new(sprintf("%s should not set host ports, 'ports[*].hostPort' (%d)", [k8s.container_subject(c), p.hostPort]), p)
+	res := data.sightline.lib.result.new(sprintf("%s should not set host ports, 'ports[*].hostPort' (%d)", [f.subject, p.hostPort]), p)
 }

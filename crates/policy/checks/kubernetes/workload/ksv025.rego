@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV025
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 allowed_types := {"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
 bad(opts) if {
@@ -43,12 +40,13 @@ bad(opts) if opts.user
 bad(opts) if opts.role
 
 deny contains res if {
-	bad(k8s.pod_security_context.seLinuxOptions)
-	res := result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [k8s.subject]), k8s.pod_security_context)
+	bad(data.sightline.lib.k8s.pod_security_context.seLinuxOptions)
+	res := data.sightline.lib.result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	bad(c.securityContext.seLinuxOptions)
-	res := result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	bad(f.sc.seLinuxOptions)
+	res := data.sightline.lib.result.new(sprintf("%s should not set custom SELinux options in 'securityContext.seLinuxOptions'", [f.subject]), c)
 }

@@ -28,9 +28,6 @@ package builtin.kubernetes.KSV026
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 safe := {
 	"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
 	"net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
@@ -39,7 +36,7 @@ safe := {
 }
 
 deny contains res if {
-	some s in k8s.array_at(k8s.pod_security_context, ["sysctls"])
+	some s in data.sightline.lib.k8s.array_at(data.sightline.lib.k8s.pod_security_context, ["sysctls"])
 	not s.name in safe
-	res := result.new(sprintf("%s should not set unsafe sysctl '%s' in 'securityContext.sysctls'", [k8s.subject, s.name]), s)
+	res := data.sightline.lib.result.new(sprintf("%s should not set unsafe sysctl '%s' in 'securityContext.sysctls'", [data.sightline.lib.k8s.subject, s.name]), s)
 }

@@ -28,11 +28,9 @@ package builtin.kubernetes.KSV027
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	some c in k8s.containers
-	c.securityContext.procMount != "Default"
-	res := result.new(sprintf("%s should not set 'securityContext.procMount' to a non-default value", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.sc.procMount != "Default"
+	res := data.sightline.lib.result.new(sprintf("%s should not set 'securityContext.procMount' to a non-default value", [f.subject]), c)
 }

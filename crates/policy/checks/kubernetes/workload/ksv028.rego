@@ -28,14 +28,11 @@ package builtin.kubernetes.KSV028
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 allowed := {"name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "__defsec_metadata"}
 
 deny contains res if {
-	some v in k8s.volumes
+	some v in data.sightline.lib.k8s.volumes
 	some key, _ in v
 	not key in allowed
-	res := result.new(sprintf("%s should set 'spec.volumes[*]' to an allowed volume type, not '%s' (volume '%s')", [k8s.subject, key, object.get(v, "name", "")]), v)
+	res := data.sightline.lib.result.new(sprintf("%s should set 'spec.volumes[*]' to an allowed volume type, not '%s' (volume '%s')", [data.sightline.lib.k8s.subject, key, object.get(v, "name", "")]), v)
 }

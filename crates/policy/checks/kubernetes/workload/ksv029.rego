@@ -28,26 +28,24 @@ package builtin.kubernetes.KSV029
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	k8s.pod_security_context.runAsGroup == 0
-	res := result.new(sprintf("%s should set 'securityContext.runAsGroup' to a non-zero integer", [k8s.subject]), k8s.pod_security_context)
+	data.sightline.lib.k8s.pod_security_context.runAsGroup == 0
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.runAsGroup' to a non-zero integer", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	0 in k8s.array_at(k8s.pod_security_context, ["supplementalGroups"])
-	res := result.new(sprintf("%s should not include 0 in 'securityContext.supplementalGroups'", [k8s.subject]), k8s.pod_security_context)
+	0 in data.sightline.lib.k8s.array_at(data.sightline.lib.k8s.pod_security_context, ["supplementalGroups"])
+	res := data.sightline.lib.result.new(sprintf("%s should not include 0 in 'securityContext.supplementalGroups'", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	k8s.pod_security_context.fsGroup == 0
-	res := result.new(sprintf("%s should set 'securityContext.fsGroup' to a non-zero integer", [k8s.subject]), k8s.pod_security_context)
+	data.sightline.lib.k8s.pod_security_context.fsGroup == 0
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.fsGroup' to a non-zero integer", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_security_context)
 }
 
 deny contains res if {
-	some c in k8s.containers
-	c.securityContext.runAsGroup == 0
-	res := result.new(sprintf("%s should set 'securityContext.runAsGroup' to a non-zero integer", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	f.sc.runAsGroup == 0
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.runAsGroup' to a non-zero integer", [f.subject]), c)
 }

@@ -28,33 +28,31 @@ package builtin.kubernetes.KSV030
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 good_type(t) if t in {"RuntimeDefault", "Localhost"}
 
 good_annotation(v) if v in {"runtime/default", "docker/default"}
 
 good_annotation(v) if startswith(v, "localhost/")
 
-pod_profile_ok if good_type(k8s.pod_security_context.seccompProfile.type)
+pod_profile_ok if good_type(data.sightline.lib.k8s.pod_security_context.seccompProfile.type)
 
-pod_profile_ok if good_annotation(k8s.pod_annotations["seccomp.security.alpha.kubernetes.io/pod"])
+pod_profile_ok if good_annotation(data.sightline.lib.k8s.pod_annotations["seccomp.security.alpha.kubernetes.io/pod"])
 
-container_ok(c) if good_type(c.securityContext.seccompProfile.type)
+container_ok(f) if good_type(f.sc.seccompProfile.type)
 
-container_ok(c) if {
-	not c.securityContext.seccompProfile.type
-	good_annotation(k8s.pod_annotations[concat("", ["container.seccomp.security.alpha.kubernetes.io/", c.name])])
+container_ok(f) if {
+	not f.sc.seccompProfile.type
+	good_annotation(data.sightline.lib.k8s.pod_annotations[concat("", ["container.seccomp.security.alpha.kubernetes.io/", f.container.name])])
 }
 
-container_ok(c) if {
-	not c.securityContext.seccompProfile.type
+container_ok(f) if {
+	not f.sc.seccompProfile.type
 	pod_profile_ok
 }
 
 deny contains res if {
-	some c in k8s.containers
-	not container_ok(c)
-	res := result.new(sprintf("%s should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'", [k8s.container_subject(c)]), c)
+	some f in data.sightline.lib.k8s.container_facts
+	c := f.container
+	not container_ok(f)
+	res := data.sightline.lib.result.new(sprintf("%s should set 'securityContext.seccompProfile.type' to 'RuntimeDefault'", [f.subject]), c)
 }

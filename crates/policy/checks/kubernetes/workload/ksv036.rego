@@ -28,10 +28,7 @@ package builtin.kubernetes.KSV036
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	not k8s.pod_spec.automountServiceAccountToken == false
-	res := result.new(sprintf("%s should set 'spec.automountServiceAccountToken' to false", [k8s.subject]), k8s.pod_spec)
+	not data.sightline.lib.k8s.pod_spec.automountServiceAccountToken == false
+	res := data.sightline.lib.result.new(sprintf("%s should set 'spec.automountServiceAccountToken' to false", [data.sightline.lib.k8s.subject]), data.sightline.lib.k8s.pod_spec)
 }

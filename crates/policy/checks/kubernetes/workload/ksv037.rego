@@ -28,10 +28,7 @@ package builtin.kubernetes.KSV037
 
 import rego.v1
 
-import data.sightline.lib.k8s
-import data.sightline.lib.result
-
 deny contains res if {
-	k8s.namespace == "kube-system"
-	res := result.new(sprintf("%s should not be deployed in the kube-system namespace", [k8s.subject]), input.metadata)
+	data.sightline.lib.k8s.namespace == "kube-system"
+	res := data.sightline.lib.result.new(sprintf("%s should not be deployed in the kube-system namespace", [data.sightline.lib.k8s.subject]), input.metadata)
 }
