@@ -171,6 +171,24 @@ fn shared_rbac_findings_and_exit_code() {
         .contains(&id.as_str())),
         "only CRITICAL checks: {f:?}"
     );
+    // --output writes the same report to a file.
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("report.json");
+    let run = sightline(&[
+        "config",
+        "-f",
+        "json",
+        "--severity",
+        "CRITICAL",
+        "-o",
+        file.to_str().unwrap(),
+        &dir,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(findings(&written), f);
     // Table output names the file and the lines of the rule.
     let run = sightline(&["config", "--severity", "CRITICAL", &dir]);
     assert_eq!(run.code, 0);

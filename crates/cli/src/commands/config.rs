@@ -95,15 +95,11 @@ pub async fn run(args: ConfigArgs, quiet: bool) -> Result<u8> {
         artifact_type: "filesystem".into(),
         results,
     };
-    let rendered = match args.format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report).context("serialising the report")?;
-            s.push('\n');
-            s
-        }
-        Format::Table => table(&report, &inputs),
-    };
-    output::write(args.output.as_deref(), &rendered)?;
+    match args.format {
+        // Streamed: a large scan's JSON (hundreds of MiB) is never held as one string.
+        Format::Json => write_json(args.output.as_deref(), &report)?,
+        Format::Table => output::write(args.output.as_deref(), &table(&report, &inputs))?,
+    }
     if input_errors > 0 {
         bail!("{input_errors} input(s) could not be read (see above)");
     }
@@ -289,6 +285,38 @@ fn evaluate_input(
         result.misconfigurations.retain(|m| m.status == "FAIL");
     }
     Some(result)
+}
+
+/// Writes `report` as pretty JSON to `path` (temp file + rename) or to stdout.
+fn write_json(path: Option<&Path>, report: &MisconfReport) -> Result<()> {
+    use std::io::{BufWriter, Write};
+    let emit = |w: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    };
+    match path {
+        Some(p) => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+            let tmp = dir.join(format!(".{name}.tmp"));
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            emit(&mut BufWriter::new(file))
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))
+        }
+        None => match emit(&mut BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        )) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => r.context("writing to stdout"),
+        },
+    }
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
