@@ -15,6 +15,8 @@
 //!   misconfiguration JSON.
 //! * [`extensions`]: Rego functions implemented in Rust (`sightline.secrets`, `result.new`).
 
+#![warn(missing_docs)]
+
 pub mod aggregate;
 pub mod bundle;
 pub mod engine;
