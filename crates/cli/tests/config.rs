@@ -126,6 +126,7 @@ fn shared_manifests_stable_json() {
         assert!(m[k].is_string(), "{k} in {m}");
     }
     assert_eq!(m["AVDID"], "AVD-KSV-0017");
+    assert_eq!(m["PrimaryURL"], "https://avd.aquasec.com/misconfig/ksv017");
     assert_eq!(m["Status"], "FAIL");
     assert_eq!(m["CauseMetadata"]["Provider"], "Kubernetes");
     assert_eq!(m["CauseMetadata"]["Service"], "general");

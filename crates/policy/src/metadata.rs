@@ -47,7 +47,7 @@ impl CheckMetadata {
     pub fn primary_url(&self) -> String {
         format!(
             "https://avd.aquasec.com/misconfig/{}",
-            self.avd_id.to_ascii_lowercase()
+            self.id.to_ascii_lowercase()
         )
     }
 
@@ -324,10 +324,7 @@ deny contains "x" if false
         assert!(m.applies_to("Pod") && m.applies_to("DEPLOYMENT") && !m.applies_to("Role"));
         assert_eq!(m.package, "builtin.kubernetes.KSV012");
         assert_eq!(m.category, DEFAULT_CATEGORY);
-        assert_eq!(
-            m.primary_url(),
-            "https://avd.aquasec.com/misconfig/avd-ksv-0012"
-        );
+        assert_eq!(m.primary_url(), "https://avd.aquasec.com/misconfig/ksv012");
     }
 
     #[test]
