@@ -34,6 +34,7 @@ pub fn plan(checks: &[(&CheckMetadata, &str)]) -> Vec<Aggregate> {
         let mut k: Vec<String> = checks
             .iter()
             .flat_map(|(m, _)| m.kinds.iter().cloned())
+            .filter(|k| k != crate::metadata::NOT_KUBERNETES)
             .collect();
         k.sort();
         k.dedup();

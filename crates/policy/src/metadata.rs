@@ -22,7 +22,8 @@ pub struct CheckMetadata {
     pub recommended_action: String,
     /// Category, e.g. `Kubernetes Security Check`.
     pub category: String,
-    /// Lower-case kinds the check applies to (`pod`, `clusterrole`, ...); empty = every kind.
+    /// Lower-case kinds the check applies to (`pod`, `clusterrole`, ...); empty = every kind;
+    /// [`NOT_KUBERNETES`] for checks of other input types.
     pub kinds: Vec<String>,
     /// Reference URLs.
     pub references: Vec<String>,
@@ -251,10 +252,19 @@ fn parse_severity(s: Option<&str>, id: &str) -> Result<Severity, MetadataError> 
     }
 }
 
+/// Stands in the kind list of a check whose selectors name only non-Kubernetes inputs
+/// (a checks bundle also carries Dockerfile, Terraform and cloud checks): no kind matches it.
+pub const NOT_KUBERNETES: &str = "<not kubernetes>";
+
 fn kinds_of(input: Option<&InputSpec>) -> Vec<String> {
     let mut kinds = Vec::new();
     let Some(input) = input else { return kinds };
+    let mut kubernetes = false;
     for sel in &input.selector {
+        match sel.kind.as_str() {
+            "kubernetes" | "rbac" | "" => kubernetes = true,
+            _ => continue,
+        }
         let typed: Vec<String> = sel
             .subtypes
             .iter()
@@ -268,6 +278,9 @@ fn kinds_of(input: Option<&InputSpec>) -> Vec<String> {
             // `type: kubernetes` without subtypes: every kind.
             return Vec::new();
         }
+    }
+    if !kubernetes && !input.selector.is_empty() {
+        return vec![NOT_KUBERNETES.to_string()];
     }
     kinds.sort();
     kinds.dedup();
@@ -339,6 +352,11 @@ deny contains "x" if false
         let spec: InputSpec =
             serde_json::from_value(serde_json::json!({"selector": [{"type": "rbac"}]})).unwrap();
         assert_eq!(kinds_of(Some(&spec)).len(), 4);
+        // A bundle's Dockerfile check never applies to Kubernetes objects.
+        let spec: InputSpec =
+            serde_json::from_value(serde_json::json!({"selector": [{"type": "dockerfile"}]}))
+                .unwrap();
+        assert_eq!(kinds_of(Some(&spec)), [NOT_KUBERNETES]);
         assert_eq!(avd_of("KSV012"), "AVD-KSV-0012");
         assert_eq!(avd_of("KSV0104"), "AVD-KSV-0104");
         assert_eq!(avd_of("KSV01010"), "AVD-KSV-01010");
