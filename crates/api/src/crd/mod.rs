@@ -217,6 +217,7 @@ fn finish(crd: &mut CustomResourceDefinition) {
         };
         let mut value = serde_json::to_value(&*schema).expect("a JSON schema serialises");
         strip_defaults(&mut value);
+        nullable_strings(&mut value);
         let root = value.as_object_mut().expect("the root schema is an object");
         root.remove("title");
         if kind == "ClusterComplianceReport" {
@@ -244,6 +245,31 @@ fn finish(crd: &mut CustomResourceDefinition) {
         );
         props.insert("metadata".into(), serde_json::json!({"type": "object"}));
         *schema = serde_json::from_value(value).expect("the edited schema is still a schema");
+    }
+}
+
+/// Marks every `type: string` schema `nullable: true`.
+///
+/// Trivy Operator writes empty strings (`fixedVersion: ""`, `artifact.tag: ""`, dates it does
+/// not know) and marks many of those fields required. Some API servers' validators see an
+/// empty string in a custom resource as `null` (the 1.20 test server does: `"" ... must be of
+/// type string: "null"` while the stored object keeps `""`), which rejects every report with
+/// an unfixed vulnerability. `nullable` accepts those writes everywhere and changes nothing
+/// for clients: the stored value is still `""`.
+fn nullable_strings(schema: &mut serde_json::Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if obj.get("type").and_then(|t| t.as_str()) == Some("string") {
+        obj.insert("nullable".into(), serde_json::Value::Bool(true));
+    }
+    if let Some(props) = obj.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        props.values_mut().for_each(nullable_strings);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(sub) = obj.get_mut(key) {
+            nullable_strings(sub);
+        }
     }
 }
 
