@@ -94,6 +94,9 @@ pub struct RegistryOptions {
     /// e.g. a token realm). Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) always use
     /// http, insecure or not.
     pub insecure: bool,
+    /// Registries (`host[:port]`, as in image references) reached over plain http, as
+    /// Trivy's `--insecure` per registry (Trivy Operator's `trivy.nonSslRegistries`).
+    pub insecure_registries: Vec<String>,
     /// Basic credentials given on the command line (win over the docker config).
     pub username: Option<String>,
     /// Password for `username`.
@@ -237,6 +240,13 @@ pub struct Image {
     pub meta: ImageMeta,
     /// Kept files.
     pub rootfs: Rootfs,
+}
+
+/// The digest a registry reference's tag points to (`sha256:...` of the manifest or index,
+/// the digest a container runtime records as the image's repo digest). A reference already
+/// pinned by digest is returned without a request.
+pub async fn resolve_digest(reference: &str, opts: &RegistryOptions) -> Result<String, ImageError> {
+    registry::resolve_digest(reference, opts).await
 }
 
 /// Fetches an image's metadata and walks its layers, keeping the files `filter` wants.

@@ -284,7 +284,7 @@ pub(crate) fn build_client(
     ensure_crypto_provider();
     let protocol = if opts.insecure {
         ClientProtocol::Http
-    } else if is_loopback(registry) {
+    } else if is_loopback(registry) || opts.insecure_registries.iter().any(|r| r == registry) {
         ClientProtocol::HttpsExcept(vec![registry.to_string()])
     } else {
         ClientProtocol::Https
@@ -436,6 +436,38 @@ where
         return Err(e);
     }
     consumed
+}
+
+/// The digest `input`'s tag points to (the manifest or index digest, as a container runtime
+/// records it), from one manifest request; a digest reference is returned as is.
+pub(crate) async fn resolve_digest(
+    input: &str,
+    opts: &RegistryOptions,
+) -> Result<String, ImageError> {
+    let reference = parse_reference(input)?;
+    if let Some(d) = reference.digest() {
+        return Ok(d.to_string());
+    }
+    let registry = reference.resolve_registry().to_string();
+    let creds: Credentials = auth::resolve(reference.registry(), opts)?;
+    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let client = build_client(&registry, opts, timeout)?;
+    let ctx = Ctx {
+        registry: reference.registry().to_string(),
+        repository: reference.repository().to_string(),
+        timeout,
+        creds_source: creds.source.clone(),
+    };
+    let whole = reference.whole();
+    let (bytes, digest) = ctx
+        .call(
+            &format!("fetching the manifest of {whole}"),
+            "manifest unknown",
+            &whole,
+            client.pull_manifest_raw(&reference, &creds.auth, ACCEPTED_MANIFESTS),
+        )
+        .await?;
+    verify_manifest(&bytes, &digest, None, &whole)
 }
 
 /// Fetches `reference` from its registry.

@@ -501,3 +501,31 @@ async fn manifest_corrupted_in_transit_is_a_digest_mismatch() {
     assert!(matches!(e, ImageError::DigestMismatch { .. }), "{e:?}");
     assert!(e.to_string().contains(&digest), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_digest_of_tags_and_digests() {
+    let Some(env) = support::registry_env("resolve_digest_of_tags_and_digests") else {
+        return;
+    };
+    let reference = format!("{}/library/debian:bookworm-curl", env.registry);
+    let t = truth(&format!("docker://{reference}"), &["--tls-verify=false"]);
+    let want = support::digest_of(&t.manifest);
+    let opts = RegistryOptions::default();
+    let got = sightline_image::resolve_digest(&reference, &opts)
+        .await
+        .unwrap();
+    assert_eq!(got, want);
+    // A digest reference needs no request (even to a registry that is not there).
+    let pinned = format!("127.0.0.1:9/library/debian@{want}");
+    assert_eq!(
+        sightline_image::resolve_digest(&pinned, &opts)
+            .await
+            .unwrap(),
+        want
+    );
+    let missing = format!("{}/library/debian:no-such-tag", env.registry);
+    let err = sightline_image::resolve_digest(&missing, &opts)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
+}

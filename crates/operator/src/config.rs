@@ -70,6 +70,23 @@ pub struct OperatorConfig {
     pub service_monitor_enabled: bool,
     /// Scan Job Pod settings.
     pub scan_job: ScanJobSettings,
+    /// `trivy.insecureRegistries` + `trivy.nonSslRegistries`: registries (`host[:port]`)
+    /// pulled over plain http by scan Jobs and the digest resolver.
+    pub insecure_registries: Vec<String>,
+    /// `OPERATOR_NAMESPACE`: where the operator runs its scan Jobs (and its Lease).
+    pub operator_namespace: String,
+    /// `operator.leaderElectionEnabled` / `OPERATOR_LEADER_ELECTION_ENABLED`: hold a Lease
+    /// before acting (needed when running more than one replica).
+    pub leader_election: bool,
+    /// `operator.leaderElectionId` / `OPERATOR_LEADER_ELECTION_ID`: the Lease's name.
+    pub leader_election_id: String,
+    /// `operator.dbUpdateInterval`: how often the operator checks for a new vulnerability DB
+    /// (a check is a no-op until the installed DB's NextUpdate has passed).
+    pub db_update_interval: Duration,
+    /// `OPERATOR_METRICS_BIND_ADDRESS`: where `/metrics` is served.
+    pub metrics_bind_address: String,
+    /// `OPERATOR_HEALTH_PROBE_BIND_ADDRESS`: where `/healthz` and `/readyz` are served.
+    pub health_probe_bind_address: String,
 }
 
 /// `scanJob.*`: how scan Job Pods are scheduled and labelled.
@@ -89,6 +106,9 @@ pub struct ScanJobSettings {
     pub priority_class_name: Option<String>,
     /// `scanJob.resources` (`trivy.resources` is accepted too).
     pub resources: Option<ResourceRequirements>,
+    /// `scanJob.image` / `OPERATOR_SCAN_JOB_IMAGE`: the image scan Jobs run (the operator's
+    /// own image, which holds `sightline scan-job`).
+    pub image: Option<String>,
 }
 
 /// The workload kinds scanned by default.
@@ -125,6 +145,13 @@ impl Default for OperatorConfig {
                 .collect(),
             service_monitor_enabled: false,
             scan_job: ScanJobSettings::default(),
+            insecure_registries: Vec::new(),
+            operator_namespace: "sightline-system".into(),
+            leader_election: false,
+            leader_election_id: "sightline-operator-lock".into(),
+            db_update_interval: Duration::from_secs(10 * 60),
+            metrics_bind_address: ":8080".into(),
+            health_probe_bind_address: ":9090".into(),
         }
     }
 }
@@ -158,6 +185,30 @@ struct TrivyValues {
     db_repository: Option<StringOrList>,
     java_db_repository: Option<StringOrList>,
     resources: Option<ResourceRequirements>,
+    insecure_registries: Option<RegistryHosts>,
+    non_ssl_registries: Option<RegistryHosts>,
+}
+
+/// Trivy Operator's registry lists: a map (`{name: host}`, as its chart has them), a list or
+/// a comma-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RegistryHosts {
+    Map(BTreeMap<String, String>),
+    List(StringOrList),
+}
+
+impl RegistryHosts {
+    fn items(self) -> Vec<String> {
+        match self {
+            RegistryHosts::Map(m) => m
+                .into_values()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            RegistryHosts::List(l) => l.items(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +222,9 @@ struct OperatorValues {
     metrics_findings_enabled: Option<bool>,
     infra_assessment_scanner_enabled: Option<bool>,
     cluster_compliance_enabled: Option<bool>,
+    leader_election_enabled: Option<bool>,
+    leader_election_id: Option<String>,
+    db_update_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +252,7 @@ struct ScanJobValues {
     affinity: Option<Affinity>,
     priority_class_name: Option<String>,
     resources: Option<ResourceRequirements>,
+    image: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -252,6 +307,12 @@ impl OperatorConfig {
         if let Some(r) = t.java_db_repository {
             c.java_db_repositories = r.items();
         }
+        for hosts in [t.insecure_registries, t.non_ssl_registries]
+            .into_iter()
+            .flatten()
+        {
+            c.insecure_registries.extend(hosts.items());
+        }
         let o = values.operator;
         if let Some(ttl) = o.scanner_report_ttl {
             c.scanner_report_ttl = parse_ttl("operator.scannerReportTTL", &ttl)?;
@@ -276,6 +337,15 @@ impl OperatorConfig {
         }
         if let Some(v) = o.cluster_compliance_enabled {
             c.cluster_compliance_enabled = v;
+        }
+        if let Some(v) = o.leader_election_enabled {
+            c.leader_election = v;
+        }
+        if let Some(v) = o.leader_election_id {
+            c.leader_election_id = v;
+        }
+        if let Some(v) = o.db_update_interval {
+            c.db_update_interval = parse_duration("operator.dbUpdateInterval", &v)?;
         }
         if let Some(cron) = values.compliance.cron {
             c.compliance_cron = cron;
@@ -305,6 +375,7 @@ impl OperatorConfig {
             affinity: j.affinity,
             priority_class_name: j.priority_class_name,
             resources: j.resources.or(t.resources),
+            image: j.image,
         };
         c.validate()?;
         Ok(c)
@@ -357,6 +428,29 @@ impl OperatorConfig {
         }
         if let Some(v) = bool_env("OPERATOR_CLUSTER_COMPLIANCE_ENABLED")? {
             self.cluster_compliance_enabled = v;
+        }
+        if let Some(v) = bool_env("OPERATOR_LEADER_ELECTION_ENABLED")? {
+            self.leader_election = v;
+        }
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = non_empty("OPERATOR_LEADER_ELECTION_ID") {
+            self.leader_election_id = v;
+        }
+        if let Some(v) = non_empty("OPERATOR_NAMESPACE") {
+            self.operator_namespace = v;
+        }
+        if let Some(v) = non_empty("OPERATOR_SCAN_JOB_IMAGE") {
+            self.scan_job.image = Some(v);
+        }
+        if let Some(v) = non_empty("OPERATOR_METRICS_BIND_ADDRESS") {
+            self.metrics_bind_address = v;
+        }
+        if let Some(v) = non_empty("OPERATOR_HEALTH_PROBE_BIND_ADDRESS") {
+            self.health_probe_bind_address = v;
         }
         self.validate()
     }

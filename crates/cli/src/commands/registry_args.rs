@@ -14,6 +14,9 @@ pub struct RegistryArgs {
     /// (loopback registries always use http).
     #[arg(long)]
     pub insecure: bool,
+    /// A registry (`host[:port]`) to reach over plain http; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
     /// Registry user name (basic auth / token flow).
     #[arg(long, env = "SIGHTLINE_USERNAME", requires = "password")]
     pub username: Option<String>,
@@ -39,6 +42,7 @@ impl RegistryArgs {
     pub fn options(&self, platform: Platform) -> RegistryOptions {
         RegistryOptions {
             insecure: self.insecure,
+            insecure_registries: self.insecure_registries.clone(),
             username: self.username.clone(),
             password: self.password.clone(),
             docker_config: self.docker_config.clone(),
