@@ -77,6 +77,10 @@ pub fn scan_job(config: &OperatorConfig, req: &ScanJobRequest) -> Job {
         "--timeout".into(),
         format!("{}s", req.registry_timeout_secs.max(1)),
     ];
+    for host in &config.insecure_registries {
+        args.push("--insecure-registry".into());
+        args.push(host.clone());
+    }
     let mut mounts = vec![VolumeMount {
         name: "tmp".into(),
         mount_path: "/tmp".into(),

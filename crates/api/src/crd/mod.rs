@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use compliance::*;
 pub use config_audit::*;
 pub use exposed_secret::*;
-pub use image_ref::{ImageRef, ImageRefError};
+pub use image_ref::{digest_from_image_id, ImageRef, ImageRefError};
 pub use sbom::*;
 pub use vulnerability::*;
 
