@@ -5,7 +5,8 @@
 //! * [`report`]: the Trivy JSON report schema (SchemaVersion 2) that `sightline image
 //!   --format json` emits.
 //! * [`crd`]: Trivy Operator's report custom resources (`aquasecurity.github.io/v1alpha1`)
-//!   and the function that builds a VulnerabilityReport from a [`report::Report`].
+//!   and the functions that build a VulnerabilityReport's and an ExposedSecretReport's
+//!   `.report` from a [`report::Report`].
 //! * [`config_audit`]: ConfigAuditReport / RbacAssessmentReport `.report` from check results,
 //!   and Trivy's misconfiguration JSON schema (`sightline config --format json`).
 //! * [`naming`]: report names, labels and hashes as Trivy Operator computes them.

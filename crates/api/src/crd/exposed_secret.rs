@@ -1,10 +1,13 @@
-//! ExposedSecretReport: secrets found in plaintext files of a container image.
+//! ExposedSecretReport: secrets found in plaintext files of a container image, and the
+//! function that builds its `.report` from Sightline's Trivy-schema scan report.
 
+use chrono::{DateTime, Utc};
 use kube::CustomResource;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, Registry, Scanner};
+use super::{Artifact, ImageRef, ImageRefError, Registry, Scanner};
+use crate::report::{Report, CLASS_SECRET};
 use crate::vuln::Severity;
 
 /// The `.report` of an ExposedSecretReport.
@@ -167,4 +170,171 @@ pub struct ExposedSecret {
 pub struct ExposedSecretReportFields {
     /// Report is the actual exposed secret report data.
     pub report: ExposedSecretReportData,
+}
+
+/// Builds an ExposedSecretReport's `.report` from a scan report, as Trivy Operator does.
+///
+/// * `image` is the workload container's image as written in its spec; it gives
+///   `.report.registry` and `.report.artifact` (see [`ImageRef`]);
+/// * `running_digest` (the Pod's `imageID`, or the digest that was scanned) fills
+///   `artifact.digest` for a tag reference;
+/// * `now` becomes `updateTimestamp`.
+///
+/// Every `Secrets[]` entry of every `Results[]` entry of class `secret` becomes one
+/// `secrets[]` entry, in the report's order: `target` = the result's Target (the file path,
+/// or the artifact name for the image config), `ruleID`, `title`, `category`, `severity`
+/// and `match` (already masked) from the finding. The summary counts them per severity
+/// ([`ExposedSecretSummary::of`]); `scanner` is [`Scanner::sightline`].
+pub fn exposed_secret_report_data(
+    report: &Report,
+    image: &str,
+    running_digest: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ExposedSecretReportData, ImageRefError> {
+    let image = ImageRef::parse(image)?;
+    let secrets: Vec<ExposedSecret> = report
+        .results
+        .iter()
+        .filter(|r| r.class == CLASS_SECRET)
+        .flat_map(|r| {
+            r.secrets.iter().map(move |s| ExposedSecret {
+                target: r.target.clone(),
+                rule_id: s.rule_id.clone(),
+                title: s.title.clone(),
+                category: s.category.clone(),
+                severity: s.severity,
+                match_: s.matched.clone(),
+            })
+        })
+        .collect();
+    Ok(ExposedSecretReportData {
+        update_timestamp: super::format_time(now),
+        scanner: Scanner::sightline(),
+        registry: image.registry(),
+        artifact: image.artifact(running_digest),
+        summary: ExposedSecretSummary::of(&secrets),
+        secrets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::report::{DetectedSecret, ReportMetadata, ScanResult, CLASS_OS_PKGS};
+
+    fn secret(rule: &str, category: &str, severity: Severity) -> DetectedSecret {
+        DetectedSecret {
+            rule_id: rule.into(),
+            category: category.into(),
+            severity,
+            title: format!("{category} secret"),
+            start_line: 3,
+            end_line: 3,
+            matched: "key = ********".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn secrets_from_secret_results_only() {
+        let digest = "sha256:9f2e6fb1c3c5a4e0d1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718";
+        let report = Report {
+            schema_version: 2,
+            created_at: None,
+            artifact_name: "127.0.0.1:5000/private/app:1".into(),
+            artifact_type: "container_image".into(),
+            metadata: ReportMetadata::default(),
+            results: vec![
+                ScanResult {
+                    target: "app (debian 12.15)".into(),
+                    class: CLASS_OS_PKGS.into(),
+                    // A secret-looking entry in a non-secret result is not a secret finding.
+                    secrets: vec![secret("ignored", "X", Severity::Critical)],
+                    ..Default::default()
+                },
+                ScanResult {
+                    target: "/app/.env".into(),
+                    class: CLASS_SECRET.into(),
+                    secrets: vec![
+                        secret("aws-access-key-id", "AWS", Severity::Critical),
+                        secret("github-pat", "GitHub", Severity::High),
+                    ],
+                    ..Default::default()
+                },
+                ScanResult {
+                    target: "127.0.0.1:5000/private/app:1".into(),
+                    class: CLASS_SECRET.into(),
+                    secrets: vec![secret(
+                        "private-key",
+                        "AsymmetricPrivateKey",
+                        Severity::Unknown,
+                    )],
+                    ..Default::default()
+                },
+            ],
+        };
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let data =
+            exposed_secret_report_data(&report, "127.0.0.1:5000/private/app:1", Some(digest), now)
+                .unwrap();
+        assert_eq!(data.update_timestamp, "2026-01-02T03:04:05Z");
+        assert_eq!(data.scanner, Scanner::sightline());
+        assert_eq!(data.registry.server, "127.0.0.1:5000");
+        assert_eq!(data.artifact.repository, "private/app");
+        assert_eq!(data.artifact.tag, "1");
+        assert_eq!(data.artifact.digest, digest);
+        let got: Vec<(&str, &str, &str, Severity)> = data
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.target.as_str(),
+                    s.rule_id.as_str(),
+                    s.category.as_str(),
+                    s.severity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/app/.env", "aws-access-key-id", "AWS", Severity::Critical),
+                ("/app/.env", "github-pat", "GitHub", Severity::High),
+                (
+                    "127.0.0.1:5000/private/app:1",
+                    "private-key",
+                    "AsymmetricPrivateKey",
+                    Severity::Unknown
+                ),
+            ]
+        );
+        assert_eq!(data.secrets[0].title, "AWS secret");
+        assert_eq!(data.secrets[0].match_, "key = ********");
+        // UNKNOWN has no summary field, as in Trivy Operator.
+        assert_eq!(
+            data.summary,
+            ExposedSecretSummary {
+                critical_count: 1,
+                high_count: 1,
+                medium_count: 0,
+                low_count: 0,
+            }
+        );
+        // The wire form uses Trivy Operator's field names.
+        let wire = serde_json::to_value(&data.secrets[0]).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({
+                "target": "/app/.env",
+                "ruleID": "aws-access-key-id",
+                "title": "AWS secret",
+                "category": "AWS",
+                "severity": "CRITICAL",
+                "match": "key = ********"
+            })
+        );
+        assert!(exposed_secret_report_data(&report, "Bad/Image", None, now).is_err());
+    }
 }
