@@ -41,6 +41,9 @@ enum Command {
     /// (inventory + secrets) for the operator to read from the Pod log.
     #[command(hide = true)]
     ScanJob(commands::scan_job::ScanJobArgs),
+    /// Run the operator: watch workloads, scan each running image digest once, write
+    /// VulnerabilityReports and ExposedSecretReports.
+    Operator(commands::operator::OperatorArgs),
     /// Audit Kubernetes manifests: workload configuration, RBAC and ConfigMaps (KSV checks
     /// in Rego, custom checks, checks bundles).
     Config(commands::config::ConfigArgs),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
             Command::Crds(args) => commands::crds::run(args),
             Command::ScanJob(args) => commands::scan_job::run(args).await,
             Command::Config(args) => commands::config::run(args, cli.quiet).await,
+            Command::Operator(args) => commands::operator::run(args).await,
         }
     });
     match result {

@@ -282,6 +282,8 @@ pub enum Skip {
     NotCurrentRevision,
     /// Being deleted.
     Deleting,
+    /// One of Sightline's own scan Jobs (or its Pod).
+    OwnScanJob,
 }
 
 impl fmt::Display for Skip {
@@ -293,6 +295,7 @@ impl fmt::Display for Skip {
             Skip::OwnedByCronJob => f.write_str("created by a CronJob, which is scanned instead"),
             Skip::NotCurrentRevision => f.write_str("not the Deployment's current revision"),
             Skip::Deleting => f.write_str("being deleted"),
+            Skip::OwnScanJob => f.write_str("a Sightline scan Job"),
         }
     }
 }
@@ -307,6 +310,15 @@ pub fn skip_reason(
 ) -> Option<Skip> {
     if w.meta.deletion_timestamp.is_some() {
         return Some(Skip::Deleting);
+    }
+    let (k, v) = crate::job::MANAGED_BY;
+    if w.meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(k))
+        .is_some_and(|x| x == v)
+    {
+        return Some(Skip::OwnScanJob);
     }
     if !config.namespace_in_scope(&w.key.namespace) {
         return Some(Skip::NamespaceOutOfScope);
@@ -479,6 +491,15 @@ mod tests {
         );
         let bare = Workload::from_pod(&pod("ns", "solo", None)).unwrap();
         assert_eq!(skip_reason(&bare, &c, None), None);
+        let mut scan_pod = bare.clone();
+        scan_pod.meta.labels = Some(
+            [(
+                "app.kubernetes.io/managed-by".to_string(),
+                "sightline".to_string(),
+            )]
+            .into(),
+        );
+        assert_eq!(skip_reason(&scan_pod, &c, None), Some(Skip::OwnScanJob));
         let system = Workload::from_pod(&pod("kube-system", "solo", None)).unwrap();
         assert_eq!(
             skip_reason(&system, &c, None),

@@ -4,5 +4,6 @@ pub mod config;
 pub mod crds;
 pub mod db;
 pub mod image;
+pub mod operator;
 pub mod registry_args;
 pub mod scan_job;
