@@ -18,17 +18,18 @@
 #![warn(missing_docs)]
 
 mod config;
+mod keywords;
 mod rules;
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::RegexSet;
 use serde::{Deserialize, Serialize};
 use sightline_api::vuln::Severity;
 
 use config::ConfigFile;
+use keywords::KeywordGate;
 use rules::{AllowRule, Rule};
 
 /// The built-in rule set, in the `--secret-config` format.
@@ -122,10 +123,9 @@ pub struct RuleInfo<'a> {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     rules: Vec<Rule>,
-    /// One automaton over every keyword; `None` when no rule has keywords.
-    keywords: Option<AhoCorasick>,
-    /// Keyword pattern id -> rules it enables.
-    keyword_rules: Vec<Vec<usize>>,
+    /// One automaton over every keyword, with the rules each keyword enables; `None` when
+    /// no rule has keywords.
+    keywords: Option<Arc<KeywordGate>>,
     /// Rules without keywords (run on every file).
     always: Vec<usize>,
     /// Global allow rules that look at the secret (and maybe the path).
@@ -278,14 +278,7 @@ impl Scanner {
         let keywords = if patterns.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&patterns)
-                    .map_err(|e| format!("keyword automaton: {e}"))?,
-            )
+            Some(Arc::new(KeywordGate::new(&patterns, keyword_rules)?))
         };
         let (path_only, global_allow): (Vec<AllowRule>, Vec<AllowRule>) =
             allow.into_iter().partition(AllowRule::is_path_only);
@@ -299,7 +292,6 @@ impl Scanner {
         Ok(Scanner {
             rules,
             keywords,
-            keyword_rules,
             always,
             global_allow,
             skip_paths,
@@ -428,34 +420,15 @@ impl Scanner {
     }
 
     /// Indexes of the rules to run on `content`: those with a keyword in it (one pass of
-    /// the automaton) or without keywords, minus those whose path filter rejects `path`.
+    /// the keyword automaton) or without keywords, minus those whose path filter rejects
+    /// `path`.
     fn active_rules(&self, path: &str, content: &[u8]) -> Vec<usize> {
         let mut on = vec![false; self.rules.len()];
         for &i in &self.always {
             on[i] = true;
         }
-        if let Some(ac) = &self.keywords {
-            let mut seen = vec![false; self.keyword_rules.len()];
-            let mut left = self.keyword_rules.len();
-            // Every occurrence of every pattern, by restarting one byte after each match's
-            // start: no pattern contains another (see `new`), so a match found from `pos`
-            // never hides an occurrence that starts at or after `pos`. Non-overlapping
-            // searches use the automaton's prefilter; overlapping ones cannot.
-            let mut pos = 0;
-            while let Some(m) = ac.find(aho_corasick::Input::new(content).range(pos..)) {
-                pos = m.start() + 1;
-                let p = m.pattern().as_usize();
-                if !seen[p] {
-                    seen[p] = true;
-                    for &r in &self.keyword_rules[p] {
-                        on[r] = true;
-                    }
-                    left -= 1;
-                    if left == 0 {
-                        break;
-                    }
-                }
-            }
+        if let Some(gate) = &self.keywords {
+            gate.mark(content, &mut on);
         }
         on.iter()
             .enumerate()
