@@ -3,6 +3,8 @@
 //! an independent oracle that derives the expected findings from the fixture YAML.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -479,4 +481,9 @@ pub fn secrets_of(report: &serde_json::Value) -> Vec<(String, String, u64, u64, 
         }
     }
     out
+}
+
+/// sha256 hex of `data` (coreutils).
+pub fn skopeo_hash(data: &[u8]) -> String {
+    sha2_free::sha256_hex(data)
 }
