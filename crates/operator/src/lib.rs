@@ -7,7 +7,11 @@
 //!   scheduling knobs), as a pure function of the settings and the workload.
 //! * [`store`]: the inventory store, each scanned image digest's inventory in an embedded
 //!   redb file on the operator's volume (survives restarts; re-matched on DB updates).
+//! * [`reports`]: the VulnerabilityReport and ExposedSecretReport of one workload container
+//!   (names, labels, owner, TTL annotation), with the size guard that keeps each under
+//!   etcd's object limit.
 
 pub mod config;
 pub mod job;
+pub mod reports;
 pub mod store;
