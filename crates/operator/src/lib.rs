@@ -10,8 +10,12 @@
 //! * [`reports`]: the VulnerabilityReport and ExposedSecretReport of one workload container
 //!   (names, labels, owner, TTL annotation), with the size guard that keeps each under
 //!   etcd's object limit.
+//! * [`metrics`]: the Prometheus registry: `sightline_*` operational metrics and Trivy
+//!   Operator's `trivy_image_vulnerabilities` / `trivy_image_exposedsecrets`, kept from the
+//!   reports as they are written (never by listing reports).
 
 pub mod config;
 pub mod job;
+pub mod metrics;
 pub mod reports;
 pub mod store;
