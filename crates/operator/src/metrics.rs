@@ -20,10 +20,11 @@
 //! | `sightline_scan_failures_total{reason}` | counter | failed scans by [`FailureReason`] (`auth`, `not_found`, `registry`, `bad_image`, `timeout`, `oom`, `bad_result`, `internal`) |
 //! | `sightline_scan_duration_seconds` | histogram | time from a scan Job's creation to its result being stored (successful scans) |
 //! | `sightline_scan_queue_depth` | gauge | digests waiting for a scan Job slot |
+//! | `sightline_workqueue_depth` | gauge | workloads waiting to be reconciled |
 //! | `sightline_scan_jobs_running` | gauge | scan Jobs holding a slot (`scanJobsConcurrentLimit`) |
 //! | `sightline_inventories_stored` | gauge | digests in the inventory store |
-//! | `sightline_vulndb_age_seconds` | gauge | seconds since the vulnerability DB in use was built (its `UpdatedAt`), computed at scrape time |
-//! | `sightline_vulndb_updates_total` | counter | vulnerability DB updates installed |
+//! | `sightline_vulndb_age_seconds` | gauge | seconds since the vulnerability DB in use was built (its `UpdatedAt`), computed at scrape time once [`Metrics::set_vulndb_updated_at`] was called |
+//! | `sightline_vulndb_updates_total` | counter | vulnerability DB updates installed (a new DB swapped in) |
 //! | `sightline_rematch_duration_seconds` | histogram | time to re-match every stored inventory after a DB update |
 //! | `sightline_reports_written_total{kind}` | counter | reports written, by kind (`VulnerabilityReport`, ...) |
 //! | `sightline_reports_trimmed_total{kind}` | counter | reports the size guard trimmed, by kind |
@@ -160,6 +161,7 @@ pub struct Metrics {
     scan_failures: Family<ReasonLabel, Counter>,
     scan_duration: Histogram,
     scan_queue_depth: Gauge,
+    workqueue_depth: Gauge,
     scan_jobs_running: Gauge,
     inventories_stored: Gauge,
     vulndb_age: Gauge,
@@ -193,6 +195,7 @@ impl Metrics {
             1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
         ]);
         let scan_queue_depth = Gauge::default();
+        let workqueue_depth = Gauge::default();
         let scan_jobs_running = Gauge::default();
         let inventories_stored = Gauge::default();
         let vulndb_age = Gauge::default();
@@ -225,6 +228,11 @@ impl Metrics {
             "sightline_scan_queue_depth",
             "Image digests waiting for a scan Job slot",
             scan_queue_depth.clone(),
+        );
+        registry.register(
+            "sightline_workqueue_depth",
+            "Workloads waiting to be reconciled",
+            workqueue_depth.clone(),
         );
         registry.register(
             "sightline_scan_jobs_running",
@@ -294,6 +302,7 @@ impl Metrics {
             scan_failures,
             scan_duration,
             scan_queue_depth,
+            workqueue_depth,
             scan_jobs_running,
             inventories_stored,
             vulndb_age,
@@ -327,18 +336,27 @@ impl Metrics {
         out
     }
 
-    /// A scan finished and its result was stored, `duration` after its Job was created:
-    /// `sightline_scans_total{result="success"}` and `sightline_scan_duration_seconds`.
-    pub fn scan_succeeded(&self, duration: Duration) {
+    /// A scan finished and its inventory was stored:
+    /// `sightline_scans_total{result="success"}`. Report its duration with
+    /// [`Metrics::observe_scan_duration`].
+    pub fn scan_succeeded(&self) {
         self.scans
             .get_or_create(&ResultLabel { result: "success" })
             .inc();
+    }
+
+    /// A successful scan took `duration` from its Job's creation to its inventory being
+    /// stored (`sightline_scan_duration_seconds`).
+    pub fn observe_scan_duration(&self, duration: Duration) {
         self.scan_duration.observe(duration.as_secs_f64());
     }
 
     /// A scan failed: `sightline_scan_failures_total{reason}` and
-    /// `sightline_scans_total{result="failure"}`.
-    pub fn scan_failed(&self, reason: FailureReason) {
+    /// `sightline_scans_total{result="failure"}`. `reason` is a [`FailureReason`] label value
+    /// (`auth`, `not_found`, ...; see [`FailureReason::as_str`]); any other string counts as
+    /// `internal`, so the label keeps its eight values.
+    pub fn scan_failed(&self, reason: &str) {
+        let reason = FailureReason::parse(reason).unwrap_or(FailureReason::Internal);
         self.scan_failures
             .get_or_create(&ReasonLabel {
                 reason: reason.as_str(),
@@ -354,13 +372,18 @@ impl Metrics {
         self.scan_queue_depth.set(to_i64(n));
     }
 
+    /// `sightline_workqueue_depth`: workloads waiting to be reconciled.
+    pub fn set_workqueue_depth(&self, n: usize) {
+        self.workqueue_depth.set(to_i64(n));
+    }
+
     /// `sightline_scan_jobs_running`: Jobs holding a slot.
     pub fn set_jobs_running(&self, n: usize) {
         self.scan_jobs_running.set(to_i64(n));
     }
 
     /// `sightline_inventories_stored`: digests in the inventory store.
-    pub fn set_inventories_stored(&self, n: usize) {
+    pub fn set_inventories(&self, n: usize) {
         self.inventories_stored.set(to_i64(n));
     }
 
@@ -371,11 +394,21 @@ impl Metrics {
             .store(updated_at.timestamp(), Ordering::Relaxed);
     }
 
-    /// A vulnerability DB update was installed (`sightline_vulndb_updates_total`); pass the
-    /// new DB's `UpdatedAt`.
-    pub fn vulndb_updated(&self, updated_at: DateTime<Utc>) {
-        self.vulndb_updates.inc();
-        self.set_vulndb_updated_at(updated_at);
+    /// Sets `sightline_vulndb_age_seconds` directly, for a caller that computes the age itself.
+    /// Once [`Metrics::set_vulndb_updated_at`] was called, the age is computed at each scrape
+    /// instead (and stays current between calls).
+    pub fn set_db_age(&self, seconds: u64) {
+        self.vulndb_age
+            .set(i64::try_from(seconds).unwrap_or(i64::MAX));
+    }
+
+    /// A vulnerability DB update check finished; `swapped` when a new DB was installed
+    /// (`sightline_vulndb_updates_total`). Call [`Metrics::set_vulndb_updated_at`] with the
+    /// new DB's `UpdatedAt` too.
+    pub fn db_updated(&self, swapped: bool) {
+        if swapped {
+            self.vulndb_updates.inc();
+        }
     }
 
     /// Re-matching every stored inventory took `duration`
@@ -457,6 +490,11 @@ impl Metrics {
             base,
             &values,
         );
+    }
+
+    /// The number of reports with exported series (both kinds counted).
+    pub fn reports_tracked(&self) -> usize {
+        self.series.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Removes the series of the VulnerabilityReport and the ExposedSecretReport named `name`
@@ -786,26 +824,38 @@ mod tests {
         assert!(text.contains("sightline_reports_written_total{kind=\"VulnerabilityReport\"} 0\n"));
         assert!(text.contains("sightline_reports_trimmed_total{kind=\"ExposedSecretReport\"} 0\n"));
 
-        m.scan_failed(FailureReason::Auth);
-        m.scan_failed(FailureReason::Auth);
-        m.scan_failed(FailureReason::Oom);
-        m.scan_succeeded(Duration::from_secs(7));
+        m.scan_failed("auth");
+        m.scan_failed(FailureReason::Auth.as_str());
+        m.scan_failed("oom");
+        m.scan_failed("something new");
+        m.scan_succeeded();
+        m.observe_scan_duration(Duration::from_secs(7));
         m.set_queue_depth(12);
+        m.set_workqueue_depth(4);
         m.set_jobs_running(3);
-        m.set_inventories_stored(50);
+        m.set_inventories(50);
         m.report_written("VulnerabilityReport");
         m.report_trimmed("VulnerabilityReport");
         m.rematch_finished(Duration::from_millis(2500));
         let built = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
-        m.vulndb_updated(built);
+        m.db_updated(false);
+        m.db_updated(true);
+        m.set_db_age(99);
+        assert!(m
+            .encode()
+            .lines()
+            .any(|l| l == "sightline_vulndb_age_seconds 99"));
+        m.set_vulndb_updated_at(built);
         let text = m.encode_at(built + chrono::Duration::seconds(3600));
         for line in [
             "sightline_scan_failures_total{reason=\"auth\"} 2",
             "sightline_scan_failures_total{reason=\"oom\"} 1",
             "sightline_scan_failures_total{reason=\"timeout\"} 0",
-            "sightline_scans_total{result=\"failure\"} 3",
+            "sightline_scan_failures_total{reason=\"internal\"} 1",
+            "sightline_scans_total{result=\"failure\"} 4",
             "sightline_scans_total{result=\"success\"} 1",
             "sightline_scan_queue_depth 12",
+            "sightline_workqueue_depth 4",
             "sightline_scan_jobs_running 3",
             "sightline_inventories_stored 50",
             "sightline_vulndb_age_seconds 3600",
@@ -847,6 +897,7 @@ mod tests {
             "sightline_scan_failures_total",
             "sightline_scan_duration_seconds",
             "sightline_scan_queue_depth",
+            "sightline_workqueue_depth",
             "sightline_scan_jobs_running",
             "sightline_inventories_stored",
             "sightline_vulndb_age_seconds",
@@ -961,7 +1012,7 @@ mod tests {
                         let mut r = vuln_report("1", summary(j, 0, 0, 0, 0));
                         r.metadata = meta("Pod", "ns", &format!("p{i}-{j}"), "c");
                         m.set_vulnerability_report(&r);
-                        m.scan_failed(FailureReason::Registry);
+                        m.scan_failed("registry");
                         if j % 2 == 0 {
                             m.remove_report("ns", r.metadata.name.as_deref().unwrap());
                         }
@@ -977,6 +1028,7 @@ mod tests {
             samples(&text, "trivy_image_vulnerabilities").len(),
             4 * 25 * 5
         );
+        assert_eq!(m.reports_tracked(), 4 * 25);
         assert!(text.contains("sightline_scan_failures_total{reason=\"registry\"} 200\n"));
     }
 }
