@@ -22,6 +22,19 @@ start_registries() {
 
 # A trivy-db (schema v2) built from the real advisory fixtures in shared/testdata/vulndb,
 # published as a trivy-db OCI artifact at REF (as an internal DB mirror serves it).
+# The real single-node Kubernetes 1.20 cluster for the operator tests: installed once per
+# machine (compiles Kubernetes, ~10 min, cached in /opt/sightline-k8s), started if down.
+start_cluster() {
+  local k8s="$SHARED/scripts/k8s-cluster.sh"
+  if [ ! -x /opt/sightline-k8s/bin/kube-apiserver ]; then
+    log "installing the test cluster (one time, ~10 min on 2 cores)"
+    "$k8s" install
+  fi
+  "$k8s" start >&2
+  eval "$("$k8s" env)"
+  export KUBECONFIG PATH SIGHTLINE_TEST_POD_REGISTRY SIGHTLINE_TEST_POD_AUTH_REGISTRY SIGHTLINE_TEST_POD_DOCKER_CONFIG
+}
+
 publish_fixture_db() { # REF
   local tmp; tmp="$(mktemp -d)"
   cargo run -q --release -p sightline-vulndb --features fixture-writer --example write-fixture-db -- \

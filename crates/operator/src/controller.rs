@@ -451,9 +451,11 @@ impl Ctx {
         for p in &pods {
             if let Some(spec) = &p.spec {
                 for (name, image) in workload::containers_of(spec) {
-                    if !containers.contains_key(&name) {
-                        order.push(name.clone());
-                        containers.insert(name, image);
+                    if let std::collections::btree_map::Entry::Vacant(e) =
+                        containers.entry(name.clone())
+                    {
+                        order.push(name);
+                        e.insert(image);
                     }
                 }
             }
@@ -568,6 +570,13 @@ impl Ctx {
             self.apply(&esr).await?;
             self.metrics.report_written("VulnerabilityReport");
             self.metrics.report_written("ExposedSecretReport");
+            if let Some((kept, total)) = reports::trimmed_counts(&vr.metadata) {
+                tracing::warn!(report = %report_name, kept, total, "VulnerabilityReport trimmed to fit etcd's object size limit (lowest severities dropped; the summary counts all)");
+                self.metrics.report_trimmed("VulnerabilityReport");
+            }
+            if reports::trimmed_counts(&esr.metadata).is_some() {
+                self.metrics.report_trimmed("ExposedSecretReport");
+            }
             outcome.written += 1;
         }
         self.delete_stale(&w, &names).await;

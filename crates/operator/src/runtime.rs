@@ -410,9 +410,24 @@ async fn db_loop(ctx: Arc<Ctx>) {
                         workloads = keys.len(),
                         "new vulnerability DB: re-matching every stored inventory"
                     );
+                    let started = std::time::Instant::now();
                     for k in keys {
                         ctx.queue.add(k);
                     }
+                    // Re-match time: until the queue has drained (bounded wait).
+                    let ctx2 = ctx.clone();
+                    tokio::spawn(async move {
+                        while !ctx2.queue.is_empty()
+                            && started.elapsed() < Duration::from_secs(3600)
+                        {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        ctx2.metrics.rematch_finished(started.elapsed());
+                        tracing::info!(
+                            seconds = started.elapsed().as_secs_f64(),
+                            "re-match: queued work drained"
+                        );
+                    });
                 } else if changed {
                     // The first DB: workloads waiting for it are reconciled again.
                     for k in ctx.all_keys() {

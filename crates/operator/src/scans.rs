@@ -78,6 +78,7 @@ enum Phase {
     Queued,
     Running {
         collecting: bool,
+        since: Instant,
     },
     Failed {
         retry_at: Instant,
@@ -237,7 +238,10 @@ impl Scans {
                     if !matches!(d.phase, Phase::Queued) {
                         continue;
                     }
-                    d.phase = Phase::Running { collecting: false };
+                    d.phase = Phase::Running {
+                        collecting: false,
+                        since: Instant::now(),
+                    };
                     st.running += 1;
                     next = Some(digest);
                     break;
@@ -400,7 +404,10 @@ impl Scans {
             st.digests.insert(
                 digest.clone(),
                 DigestState {
-                    phase: Phase::Running { collecting: false },
+                    phase: Phase::Running {
+                        collecting: false,
+                        since: Instant::now(),
+                    },
                     request: ScanRequest {
                         digest: digest.clone(),
                         image,
@@ -552,6 +559,13 @@ impl Scans {
                             "inventory stored"
                         );
                         self.metrics.scan_succeeded();
+                        let since = match self.lock().digests.get(&digest).map(|d| &d.phase) {
+                            Some(Phase::Running { since, .. }) => Some(*since),
+                            _ => None,
+                        };
+                        if let Some(since) = since {
+                            self.metrics.observe_scan_duration(since.elapsed());
+                        }
                         if let Ok(n) = self.store.len() {
                             self.metrics.set_inventories(n);
                         }

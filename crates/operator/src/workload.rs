@@ -348,18 +348,15 @@ pub fn skip_reason(
                 }
             }
         }
-        WorkloadKind::Job => {
-            if owner.is_some_and(|o| o.kind == "CronJob") {
-                return Some(Skip::OwnedByCronJob);
-            }
+        WorkloadKind::Job if owner.is_some_and(|o| o.kind == "CronJob") => {
+            return Some(Skip::OwnedByCronJob);
         }
-        WorkloadKind::ReplicaSet => {
+        WorkloadKind::ReplicaSet
             if config.scan_only_current_revisions
                 && owner.is_some_and(|o| o.kind == "Deployment")
-                && !is_current_revision(&w.meta, deployment_revision)
-            {
-                return Some(Skip::NotCurrentRevision);
-            }
+                && !is_current_revision(&w.meta, deployment_revision) =>
+        {
+            return Some(Skip::NotCurrentRevision);
         }
         _ => {}
     }

@@ -1,0 +1,264 @@
+//! `sightline operator` under faults, on the real cluster and registry: the operator killed
+//! in the middle of a scan, and the registry failing (then coming back). Each test runs its
+//! own operator (own cache, own namespaces), one test at a time.
+
+mod support;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sightline_image::test_support::fault_proxy::{start_proxy_on, Fault};
+use sightline_image::RegistryOptions;
+use support::cluster::{cluster, wait_for, Cluster, Operator};
+use support::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn publish_fixture_db(registry: &str, name: &str) -> String {
+    use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
+    use sightline_vulndb::install::{write_archive, DbKind};
+    let repo = format!("{registry}/{name}-{}/trivy-db", std::process::id());
+    let mut blob = Vec::new();
+    write_archive(&fixture_cache().join("db"), DbKind::Vuln, &mut blob).unwrap();
+    let layer = PushLayer {
+        data: blob,
+        media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".into(),
+        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(push_artifact(
+        &format!("{repo}:2"),
+        &RegistryOptions::default(),
+        "application/vnd.aquasec.trivy.config.v1+json",
+        vec![layer],
+    ))
+    .unwrap();
+    repo
+}
+
+fn start(
+    c: &Cluster,
+    work: &std::path::Path,
+    apps: &str,
+    system: &str,
+    db_repo: &str,
+    extra_insecure: &[String],
+) -> Operator {
+    let mut insecure = vec![c.pod_registry.clone(), c.pod_auth_registry.clone()];
+    insecure.extend_from_slice(extra_insecure);
+    let values = work.join("values.yaml");
+    std::fs::write(
+        &values,
+        format!(
+            "targetNamespaces: {apps}\noperator:\n  scanJobsConcurrentLimit: 2\ntrivy:\n  dbRepository: {db_repo}\n  nonSslRegistries: [{}]\n",
+            insecure.join(", ")
+        ),
+    )
+    .unwrap();
+    Operator::start(
+        c,
+        &work.join("cache"),
+        &work.join("operator.log"),
+        &[
+            "--config".into(),
+            values.to_str().unwrap().into(),
+            "--namespace".into(),
+            system.into(),
+            "--scan-job-image".into(),
+            c.scanner_image(),
+        ],
+    )
+}
+
+fn no_leftovers(c: &Cluster, system: &str) {
+    wait_for(
+        Duration::from_secs(90),
+        "no scan Jobs, Pods or pull Secrets left",
+        || {
+            let jobs = c.kubectl(&["-n", system, "get", "jobs", "-o", "name"]);
+            let pods = c.kubectl(&["-n", system, "get", "pods", "-o", "name"]);
+            let secrets = c.kubectl(&[
+                "-n",
+                system,
+                "get",
+                "secrets",
+                "-l",
+                "app.kubernetes.io/managed-by=sightline",
+                "-o",
+                "name",
+            ]);
+            (jobs.trim().is_empty() && pods.trim().is_empty() && secrets.trim().is_empty())
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn operator_killed_mid_scan_adopts_its_job_on_restart() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let Some(reg) = support::env() else { return };
+    c.apply_crds();
+    let (apps, system) = ("sl-fault-kill", "sl-fault-kill-system");
+    c.namespace(apps);
+    c.namespace(system);
+    let work = tempfile::tempdir().unwrap();
+    let db = publish_fixture_db(&reg.registry, "sl-fault-kill");
+    let mut op = start(&c, work.path(), apps, system, &db, &[]);
+
+    let image = format!("{}/library/alpine:3.23", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "solo",
+        &format!("--image={image}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    // Kill the operator as soon as its scan Job exists.
+    wait_for(Duration::from_secs(120), "the scan Job", || {
+        let jobs = c.kubectl(&["-n", system, "get", "jobs", "-o", "name"]);
+        (!jobs.trim().is_empty()).then_some(())
+    });
+    op.kill();
+    let first_log = op.log_text();
+    assert_eq!(
+        first_log.matches("scan Job created").count(),
+        1,
+        "{first_log}"
+    );
+
+    op.start_again();
+    let report = wait_for(
+        Duration::from_secs(180),
+        "the report after the restart",
+        || c.get_json(&["-n", apps, "vulnerabilityreports", "pod-solo-solo"]),
+    );
+    assert_eq!(report["report"]["os"]["family"], "alpine");
+    assert_eq!(report["metadata"]["ownerReferences"][0]["kind"], "Pod");
+    let log = op.log_text();
+    // The second process adopted the first one's Job: still one Job for the digest.
+    assert_eq!(log.matches("scan Job created").count(), 1, "{log}");
+    assert!(
+        log.contains("tracking scan Job") || log.contains("adopting the existing scan Job"),
+        "{log}"
+    );
+    no_leftovers(&c, system);
+    drop(op);
+    let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
+}
+
+#[test]
+fn registry_failure_is_an_event_a_metric_and_a_retry() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let Some(reg) = support::env() else { return };
+    c.apply_crds();
+    let (apps, system) = ("sl-fault-registry", "sl-fault-registry-system");
+    c.namespace(apps);
+    c.namespace(system);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The real registry behind a proxy on the pod network's gateway, failing every
+    // manifest request with a 500 (what a registry whose storage is down answers).
+    let upstream = reg.registry.clone();
+    let gateway = c.pod_registry.split(':').next().unwrap().to_string();
+    let proxy = rt.block_on(start_proxy_on(
+        &format!("{gateway}:0"),
+        &upstream,
+        Fault::Manifest500,
+    ));
+    let proxy_addr = proxy.addr.clone();
+    let digest = rt
+        .block_on(sightline_image::resolve_digest(
+            &format!("{}/library/debian:bookworm-minbase", reg.registry),
+            &RegistryOptions::default(),
+        ))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let db = publish_fixture_db(&reg.registry, "sl-fault-registry");
+    let op = start(
+        &c,
+        work.path(),
+        apps,
+        system,
+        &db,
+        std::slice::from_ref(&proxy_addr),
+    );
+
+    // A Pod pinned by digest to the failing registry (the node cannot pull it either; the
+    // operator scans what the spec names).
+    let image = format!("{proxy_addr}/library/debian@{digest}");
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "pinned",
+        &format!("--image={image}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    wait_for(
+        Duration::from_secs(120),
+        "sightline_scan_failures_total{reason=\"registry\"}",
+        || {
+            (op.metric_sum("sightline_scan_failures_total{reason=\"registry\"}") >= 1.0)
+                .then_some(())
+        },
+    );
+    let events = wait_for(
+        Duration::from_secs(30),
+        "a ScanFailed Event on the Pod",
+        || {
+            let ev = c.kubectl(&[
+                "-n",
+                apps,
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=pinned",
+                "-o",
+                "json",
+            ]);
+            let v: serde_json::Value = serde_json::from_str(&ev).unwrap();
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["reason"] == "ScanFailed")
+                .cloned()
+        },
+    );
+    let note = events["message"]
+        .as_str()
+        .or(events["note"].as_str())
+        .unwrap_or_default();
+    assert!(
+        note.contains("500") && note.contains("Retrying in 30s"),
+        "{events}"
+    );
+    assert!(c
+        .get_json(&["-n", apps, "vulnerabilityreports", "pod-pinned-pinned"])
+        .is_none());
+
+    // The registry comes back on the same address: the retry after the backoff succeeds.
+    drop(proxy);
+    let _proxy = rt.block_on(start_proxy_on(&proxy_addr, &upstream, Fault::None));
+    let report = wait_for(
+        Duration::from_secs(150),
+        "the report after the registry is back",
+        || c.get_json(&["-n", apps, "vulnerabilityreports", "pod-pinned-pinned"]),
+    );
+    assert_eq!(report["report"]["os"]["family"], "debian");
+    assert_eq!(
+        op.metric_sum("sightline_scans_total{result=\"success\"}"),
+        1.0
+    );
+    no_leftovers(&c, system);
+    drop(op);
+    let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
+}
