@@ -15,7 +15,8 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{AhoCorasick, Anchored, MatchKind};
 use std::collections::HashMap;
 
-/// Lanes walked side by side (measured: 4 is the fastest on x86-64; 2 and 6+ are slower).
+/// Lanes walked side by side (measured: 4 is the fastest on x86-64; 2, 3 and 6+ are
+/// slower). `Table::mark` spells the 4 lanes out.
 const LANES: usize = 4;
 
 /// Files shorter than this are walked in one lane (the lane set-up is not worth it).
@@ -42,6 +43,8 @@ pub(crate) struct Table {
     /// Byte -> equivalence class (bytes no transition tells apart share a class).
     classes: [u8; 256],
     /// `trans[state + class]` = next state; states are premultiplied by the class count.
+    /// The length is a power of two (zero-padded), so that an index masked with
+    /// `trans.len() - 1` needs no bounds check.
     trans: Vec<u32>,
     /// The (unanchored) start state.
     start: u32,
@@ -160,7 +163,7 @@ impl Table {
         for (n, &k) in order.iter().enumerate() {
             new_index[k] = n;
         }
-        let mut trans = vec![0u32; states.len() * stride];
+        let mut trans = vec![0u32; (states.len() * stride).next_power_of_two()];
         for (k, &s) in states.iter().enumerate() {
             let row = new_index[k] * stride;
             for (c, &b) in representative.iter().enumerate() {
@@ -192,23 +195,33 @@ impl Table {
         })
     }
 
-    // Indexing the lanes in lockstep (`lanes[j][i]`) is the point of the loop.
-    #[allow(clippy::needless_range_loop)]
+    /// Enables the rules of match state `s` (rare: out of the hot loop).
+    #[cold]
+    #[inline(never)]
+    fn hit(&self, s: u32, on: &mut [bool]) {
+        for &r in &self.state_rules[(s / self.stride) as usize] {
+            on[r] = true;
+        }
+    }
+
     fn mark(&self, content: &[u8], on: &mut [bool]) {
-        let step = |s: u32, b: u8| self.trans[s as usize + self.classes[b as usize] as usize];
-        let hit = |s: u32, on: &mut [bool]| {
-            for &r in &self.state_rules[(s / self.stride) as usize] {
-                on[r] = true;
-            }
-        };
-        if content.len() < MIN_LANE_LEN.max(LANES * self.max_len) {
-            let mut s = self.start;
-            for &b in content {
+        let mask = self.trans.len() - 1;
+        // Indexes are masked with `mask` = `trans.len() - 1`: no bounds checks.
+        let trans = &self.trans[..=mask];
+        let classes = &self.classes;
+        let limit = self.match_limit;
+        let step = |s: u32, b: u8| trans[(s + u32::from(classes[b as usize])) as usize & mask];
+        let walk = |mut s: u32, bytes: &[u8], on: &mut [bool]| {
+            for &b in bytes {
                 s = step(s, b);
-                if s < self.match_limit {
-                    hit(s, on);
+                if s < limit {
+                    self.hit(s, on);
                 }
             }
+            s
+        };
+        if content.len() < MIN_LANE_LEN.max(LANES * self.max_len) {
+            walk(self.start, content, on);
             return;
         }
         // Lane j covers [j*n - overlap, (j+1)*n): an occurrence ending in [j*n, (j+1)*n)
@@ -220,27 +233,24 @@ impl Table {
             (start, ((j + 1) * n).min(content.len()))
         });
         let common = bounds.iter().map(|&(s, e)| e - s).min().unwrap_or(0);
-        let lanes: [&[u8]; LANES] = std::array::from_fn(|j| {
-            let (s, _) = bounds[j];
-            &content[s..s + common]
-        });
-        let mut state = [self.start; LANES];
-        for i in 0..common {
-            for j in 0..LANES {
-                state[j] = step(state[j], lanes[j][i]);
-                if state[j] < self.match_limit {
-                    hit(state[j], on);
+        let [l0, l1, l2, l3] = bounds.map(|(s, _)| &content[s..s + common]);
+        let (mut s0, mut s1, mut s2, mut s3) = (self.start, self.start, self.start, self.start);
+        for (((&b0, &b1), &b2), &b3) in l0.iter().zip(l1).zip(l2).zip(l3) {
+            s0 = step(s0, b0);
+            s1 = step(s1, b1);
+            s2 = step(s2, b2);
+            s3 = step(s3, b3);
+            if s0.min(s1).min(s2).min(s3) < limit {
+                for s in [s0, s1, s2, s3] {
+                    if s < limit {
+                        self.hit(s, on);
+                    }
                 }
             }
         }
         // The lanes' tails (the last lane can be shorter than the others).
-        for (j, &(s, e)) in bounds.iter().enumerate() {
-            for &b in &content[s + common..e] {
-                state[j] = step(state[j], b);
-                if state[j] < self.match_limit {
-                    hit(state[j], on);
-                }
-            }
+        for (s, (start, end)) in [s0, s1, s2, s3].into_iter().zip(bounds) {
+            walk(s, &content[start + common..end], on);
         }
     }
 }
