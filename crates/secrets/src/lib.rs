@@ -19,6 +19,7 @@
 
 mod config;
 mod keywords;
+mod lines;
 mod rules;
 
 use std::path::Path;
@@ -372,44 +373,57 @@ impl Scanner {
         let mut found: Vec<Candidate> = Vec::new();
         for &ri in &active {
             let rule = &self.rules[ri];
-            for caps in rule.regex.captures_iter(content) {
-                let Some(whole) = caps.get(0) else { continue };
-                let Some(group) = rule.secret_groups.iter().find_map(|&g| caps.get(g)) else {
-                    continue;
-                };
-                let secret = trim_ws(content, group.start(), group.end());
-                if secret.0 >= secret.1 {
-                    continue;
-                }
-                let bytes = &content[secret.0..secret.1];
-                if rule
-                    .entropy
-                    .is_some_and(|min| rules::shannon_entropy(bytes) < min)
-                {
-                    continue;
-                }
-                if rule.allow.iter().any(|a| a.allows(path, bytes))
-                    || self.global_allow.iter().any(|a| a.allows(path, bytes))
-                {
-                    continue;
-                }
-                // The earlier rule wins a secret reported twice (rules are listed from
-                // specific to generic).
-                if found
-                    .iter()
-                    .any(|f| f.secret.0 < secret.1 && secret.0 < f.secret.1)
-                {
-                    continue;
-                }
-                found.push(Candidate {
-                    rule: ri,
-                    whole: trim_ws(content, whole.start(), whole.end()),
-                    secret,
-                });
-            }
+            rule.for_each_match(content, rule.lines.as_ref(), |whole, secret| {
+                self.consider(ri, path, content, whole, secret, &mut found);
+            });
         }
         found.sort_by_key(|c| (c.secret.0, c.rule));
         found
+    }
+
+    /// Keeps a match of rule `ri` (`whole`, and the secret group's span) in `found` unless a
+    /// filter drops it (no or empty secret, entropy, allow rules, or a secret an earlier rule
+    /// already reported).
+    fn consider(
+        &self,
+        ri: usize,
+        path: &str,
+        content: &[u8],
+        whole: (usize, usize),
+        group: Option<(usize, usize)>,
+        found: &mut Vec<Candidate>,
+    ) {
+        let rule = &self.rules[ri];
+        let Some(group) = group else { return };
+        let secret = trim_ws(content, group.0, group.1);
+        if secret.0 >= secret.1 {
+            return;
+        }
+        let bytes = &content[secret.0..secret.1];
+        if rule
+            .entropy
+            .is_some_and(|min| rules::shannon_entropy(bytes) < min)
+        {
+            return;
+        }
+        if rule.allow.iter().any(|a| a.allows(path, bytes))
+            || self.global_allow.iter().any(|a| a.allows(path, bytes))
+        {
+            return;
+        }
+        // The earlier rule wins a secret reported twice (rules are listed from specific to
+        // generic).
+        if found
+            .iter()
+            .any(|f| f.secret.0 < secret.1 && secret.0 < f.secret.1)
+        {
+            return;
+        }
+        found.push(Candidate {
+            rule: ri,
+            whole: trim_ws(content, whole.0, whole.1),
+            secret,
+        });
     }
 
     /// `true` when `path` is never worth reading (global allow rules: package docs, ...),
@@ -521,6 +535,9 @@ fn trim_ws(content: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
 /// still scanned.)
 pub fn looks_binary(content: &[u8]) -> bool {
     let head = &content[..content.len().min(BINARY_SNIFF_LEN)];
+    if is_ascii_without_nul(head) {
+        return false; // the common case, decided in one word-at-a-time pass
+    }
     if head.contains(&0) {
         return true;
     }
@@ -536,6 +553,22 @@ pub fn looks_binary(content: &[u8]) -> bool {
         }
     }
     invalid * 10 > head.len() * 3
+}
+
+/// `true` when every byte of `bytes` is ASCII and none is NUL.
+fn is_ascii_without_nul(bytes: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    // Per word: a high bit set (non-ASCII), or a zero byte; the zero-byte test
+    // `(w - LOW) & !w & HIGH` is exact when no high bit is set, and the bits OR-ed in
+    // from `w & HIGH` flag the other case. Whole blocks are folded before one test.
+    let mut flags = 0u64;
+    for w in words.by_ref() {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        flags |= (w & HIGH) | (w.wrapping_sub(LOW) & !w & HIGH);
+    }
+    flags == 0 && words.remainder().iter().all(|&b| b != 0 && b.is_ascii())
 }
 
 /// Line starts of a file, built only when a file has findings.

@@ -4,6 +4,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use sightline_api::vuln::Severity;
 
 use crate::config::{AllowDef, RuleDef};
+use crate::lines::LinePlan;
 
 /// Compiled-program size limit per regex (the default 10 MiB is too small for a few of the
 /// bounded repetitions with case folding).
@@ -81,6 +82,9 @@ pub(crate) struct Rule {
     pub path: Option<Regex>,
     pub allow: Vec<AllowRule>,
     pub entropy: Option<f64>,
+    /// Run the regex only on the lines holding one of these literals (same matches as a
+    /// whole-file search, see [`LinePlan`]).
+    pub lines: Option<LinePlan>,
 }
 
 impl Rule {
@@ -144,7 +148,45 @@ impl Rule {
             path,
             allow,
             entropy: def.entropy,
+            lines: LinePlan::new(&def.regex),
         })
+    }
+}
+
+impl Rule {
+    /// Calls `each(match, secret)` (byte spans; `secret` is the first secret group that
+    /// took part, if any) for every match of the regex in `content`, in order, as
+    /// `captures_iter` finds them; with `plan`, only the lines it selects are searched,
+    /// which finds the same matches (see [`LinePlan`]).
+    pub fn for_each_match(
+        &self,
+        content: &[u8],
+        plan: Option<&LinePlan>,
+        mut each: impl FnMut((usize, usize), Option<(usize, usize)>),
+    ) {
+        let Some(plan) = plan else {
+            for caps in self.regex.captures_iter(content) {
+                let Some(m) = caps.get(0) else { continue };
+                let secret = self.secret_groups.iter().find_map(|&g| caps.get(g));
+                each((m.start(), m.end()), secret.map(|g| (g.start(), g.end())));
+            }
+            return;
+        };
+        let mut regions = Vec::new();
+        plan.regions(content, &mut regions);
+        let mut locs = self.regex.capture_locations();
+        for (start, end) in regions {
+            // The haystack ends after the region's last line: look-around at its edge sees
+            // the same bytes as in the whole content. Matches are never empty, so each
+            // search resumes at the previous match's end.
+            let hay = &content[..end];
+            let mut at = start;
+            while let Some(m) = self.regex.captures_read_at(&mut locs, hay, at) {
+                at = m.end().max(at + 1);
+                let secret = self.secret_groups.iter().find_map(|&g| locs.get(g));
+                each((m.start(), m.end()), secret);
+            }
+        }
     }
 }
 

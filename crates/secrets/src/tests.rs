@@ -421,6 +421,25 @@ fn binary_content_is_skipped() {
 }
 
 #[test]
+fn the_ascii_fast_path_sees_every_nul_and_non_ascii_byte() {
+    for len in 0..40 {
+        let text = vec![b'a'; len];
+        assert!(is_ascii_without_nul(&text));
+        for at in 0..len {
+            for bad in [0u8, 0x80, 0xff, 0xe9] {
+                let mut t = text.clone();
+                t[at] = bad;
+                assert!(!is_ascii_without_nul(&t), "{bad:#x} at {at} of {len}");
+            }
+        }
+    }
+    // Bytes next to the ones the word test borrows from (0x01, 0x7f) are plain ASCII.
+    assert!(is_ascii_without_nul(
+        b"\x01\x7f\x01\x01\x7f\x7f\x01\x02\x01"
+    ));
+}
+
+#[test]
 fn size_cap() {
     let s = Scanner::from_yaml("max-file-size: 1KiB", "test").unwrap();
     assert_eq!(s.max_file_size(), 1024);
@@ -570,6 +589,94 @@ rules:
         1,
         "keywords are case-insensitive"
     );
+}
+
+/// Every rule with a line plan finds, with it, exactly the matches (and secret groups) of a
+/// whole-file search: on every case text alone, inside other lines, with CRLF endings, and
+/// on all case texts of all rules joined in one file with assorted separators.
+#[test]
+fn line_plans_find_exactly_the_matches_of_a_whole_file_search() {
+    let s = Scanner::builtin();
+    let mut snippets = Vec::new();
+    for c in cases().values() {
+        for t in c.tp.iter().chain(&c.tn) {
+            for seed in 0..4 {
+                snippets.push(expand(t, seed).0);
+            }
+        }
+    }
+    let mut texts: Vec<String> = Vec::new();
+    for sn in &snippets {
+        texts.push(sn.clone());
+        texts.push(format!("a = 1\n{sn}\nb = 2\n"));
+        texts.push(format!("x{sn} {sn}x"));
+        texts.push(format!("# c\r\n{}\r\n", sn.replace('\n', "\r\n")));
+    }
+    let seps = [
+        "\n", " ", "\r\n", "\t", "", "\n\n", "=", "\"", "'", ";", "\n  ",
+    ];
+    let mut rng = Rng(7);
+    let mut all = String::new();
+    for _ in 0..3 {
+        for sn in &snippets {
+            all.push_str(sn);
+            all.push_str(seps[(rng.next() % seps.len() as u64) as usize]);
+        }
+    }
+    texts.push(all);
+    let (mut planned, mut found) = (0, 0);
+    for rule in &s.rules {
+        let Some(plan) = &rule.lines else { continue };
+        planned += 1;
+        for t in &texts {
+            let (mut whole, mut lines) = (Vec::new(), Vec::new());
+            rule.for_each_match(t.as_bytes(), None, |m, g| whole.push((m, g)));
+            rule.for_each_match(t.as_bytes(), Some(plan), |m, g| lines.push((m, g)));
+            assert_eq!(lines, whole, "rule {} on {t:?}", rule.id);
+            found += whole.len();
+        }
+    }
+    assert!(planned >= 3, "{planned} rules with a line plan");
+    assert!(found >= 100, "{found} matches compared");
+}
+
+/// The same for hand-written regexes with line anchors, word boundaries and alternatives.
+#[test]
+fn line_plans_keep_look_around_at_region_edges() {
+    let patterns = [
+        r"(?m)^[ \t]*(?:export[ \t]+)?[a-z_]*pwd[ \t]*=[ \t]*(?P<secret>\S{3,})[ \t]*\r?$",
+        r"(?i)[a-z_.-]*(?:password|passwd)\b[ \t]*[:=][ \t]*(?P<secret>[^\s'\x22]{3,})",
+        r"(?m)(?:^|[^a-z\n])[a-z]*token[a-z]*=(?P<secret>[a-z0-9]{4,})$",
+    ];
+    let texts = [
+        "pwd=abc\n",
+        "x\n  export my_pwd = s3cr3t  \r\ny_pwd=zz\npwd=\n",
+        "PASSWORD: hunter22\nold_passwd=abc passwd=defg\npasswords: no\n",
+        "a token=abcd\nxtokenx=1234\n-token=9999",
+        "tokentoken=aaaa\ntoken=bbbb\r\n",
+        "no secrets\n\n\n",
+    ];
+    for p in patterns {
+        let def: config::RuleDef = serde_yaml::from_str(&format!(
+            "{{id: t, category: c, title: t, severity: LOW, regex: '{}'}}",
+            p.replace('\'', "''")
+        ))
+        .unwrap();
+        let rule = Rule::compile(&def).unwrap();
+        let plan = rule
+            .lines
+            .as_ref()
+            .unwrap_or_else(|| panic!("no plan for {p}"));
+        let mut found = 0;
+        for t in texts {
+            let (mut whole, mut lines) = (Vec::new(), Vec::new());
+            rule.for_each_match(t.as_bytes(), None, |m, g| whole.push((m, g)));
+            rule.for_each_match(t.as_bytes(), Some(plan), |m, g| lines.push((m, g)));
+            assert_eq!(lines, whole, "{p} on {t:?}");
+            found += whole.len();
+        }
+        assert!(found >= 2, "{p}: {found} matches");
+    }
 }
 
 #[test]
