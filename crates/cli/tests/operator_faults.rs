@@ -247,6 +247,10 @@ fn registry_failure_is_an_event_a_metric_and_a_retry() {
 
     // The registry comes back on the same address: the retry after the backoff succeeds.
     drop(proxy);
+    wait_for(Duration::from_secs(10), "the failing proxy's port to be free", || {
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+        std::net::TcpListener::bind(&proxy_addr).ok().map(drop)
+    });
     let _proxy = rt.block_on(start_proxy_on(&proxy_addr, &upstream, Fault::None));
     let report = wait_for(
         Duration::from_secs(150),
