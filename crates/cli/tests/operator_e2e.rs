@@ -32,8 +32,13 @@ pub fn publish_db(reference: &str, dir: &Path) {
         annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(push_artifact(reference, &RegistryOptions::default(), DB_CONFIG, vec![layer]))
-        .unwrap();
+    rt.block_on(push_artifact(
+        reference,
+        &RegistryOptions::default(),
+        DB_CONFIG,
+        vec![layer],
+    ))
+    .unwrap();
 }
 
 /// A DB like the fixture DB plus one advisory (`CVE-2099-0001`, unfixed) for Debian 12's
@@ -49,34 +54,54 @@ fn db_with_extra_advisory(out: &Path) {
     std::fs::write(&tmp, patched).unwrap();
     let alpine = dir.join("alpine-3.23.yaml");
     let meta = sightline_vulndb::Metadata::fresh(chrono::Utc::now());
-    sightline_vulndb::fixture::write_db(&[tmp.as_path(), alpine.as_path()], &out.join("db"), &meta).unwrap();
+    sightline_vulndb::fixture::write_db(&[tmp.as_path(), alpine.as_path()], &out.join("db"), &meta)
+        .unwrap();
 }
 
 fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
 /// The (only) ReplicaSet of a Deployment at its current revision.
 fn current_rs(c: &Cluster, ns: &str, deployment: &str) -> Value {
-    wait_for(Duration::from_secs(60), "the Deployment's current ReplicaSet", || {
-        let d = c.get_json(&["-n", ns, "deployment", deployment])?;
-        let rev = d["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str()?.to_string();
-        let list = c.get_json(&["-n", ns, "replicasets"])?;
-        list["items"]
-            .as_array()?
-            .iter()
-            .find(|rs| {
-                rs["metadata"]["ownerReferences"][0]["name"] == deployment
-                    && rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == rev.as_str()
-            })
-            .cloned()
-    })
+    wait_for(
+        Duration::from_secs(60),
+        "the Deployment's current ReplicaSet",
+        || {
+            let d = c.get_json(&["-n", ns, "deployment", deployment])?;
+            let rev = d["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                .as_str()?
+                .to_string();
+            let list = c.get_json(&["-n", ns, "replicasets"])?;
+            list["items"]
+                .as_array()?
+                .iter()
+                .find(|rs| {
+                    rs["metadata"]["ownerReferences"][0]["name"] == deployment
+                        && rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                            == rev.as_str()
+                })
+                .cloned()
+        },
+    )
 }
 
-fn report(c: &Cluster, kind: &str, ns: &str, name: &str, timeout: Duration, op: &Operator) -> Value {
+fn report(
+    c: &Cluster,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+    op: &Operator,
+) -> Value {
     let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for(timeout, &format!("{kind} {ns}/{name}"), || c.get_json(&["-n", ns, kind, name]))
+        wait_for(timeout, &format!("{kind} {ns}/{name}"), || {
+            c.get_json(&["-n", ns, kind, name])
+        })
     }));
     match found {
         Ok(v) => v,
@@ -112,8 +137,15 @@ fn vulns_of(r: &Value) -> std::collections::BTreeSet<(String, String, String, St
 }
 
 fn sightline_cli(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sightline")).args(args).output().unwrap();
-    assert!(out.status.success(), "sightline {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sightline {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -158,18 +190,37 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     // 1. The quick start: a Deployment on bookworm-curl gets its report with the findings
     //    `sightline image` computes for the same image and DB.
     let curl = format!("{}/library/debian:bookworm-curl", c.pod_registry);
-    c.kubectl(&["-n", apps, "create", "deployment", "vuln-demo", &format!("--image={curl}"), "--", "sleep", "infinity"]);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "create",
+        "deployment",
+        "vuln-demo",
+        &format!("--image={curl}"),
+        "--",
+        "sleep",
+        "infinity",
+    ]);
     let rs = current_rs(&c, apps, "vuln-demo");
     let rs_name = rs["metadata"]["name"].as_str().unwrap().to_string();
     let vr_name = format!("replicaset-{rs_name}-debian");
-    let vr = report(&c, "vulnerabilityreports", apps, &vr_name, Duration::from_secs(180), &op);
+    let vr = report(
+        &c,
+        "vulnerabilityreports",
+        apps,
+        &vr_name,
+        Duration::from_secs(180),
+        &op,
+    );
     let labels = &vr["metadata"]["labels"];
     assert_eq!(labels["trivy-operator.resource.kind"], "ReplicaSet");
     assert_eq!(labels["trivy-operator.resource.name"], rs_name.as_str());
     assert_eq!(labels["trivy-operator.resource.namespace"], apps);
     assert_eq!(labels["trivy-operator.container.name"], "debian");
     assert_eq!(labels["app.kubernetes.io/managed-by"], "sightline");
-    assert!(labels["resource-spec-hash"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(labels["resource-spec-hash"]
+        .as_str()
+        .is_some_and(|h| !h.is_empty()));
     let owner = &vr["metadata"]["ownerReferences"][0];
     assert_eq!(owner["kind"], "ReplicaSet");
     assert_eq!(owner["uid"], rs["metadata"]["uid"]);
@@ -196,10 +247,16 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     assert!(want.len() > 100, "the CLI finds the bookworm-curl findings");
     assert_eq!(vulns_of(&vr), want);
     let s = &vr["report"]["summary"];
-    let total: u64 = ["criticalCount", "highCount", "mediumCount", "lowCount", "unknownCount"]
-        .iter()
-        .map(|k| s[k].as_u64().unwrap())
-        .sum();
+    let total: u64 = [
+        "criticalCount",
+        "highCount",
+        "mediumCount",
+        "lowCount",
+        "unknownCount",
+    ]
+    .iter()
+    .map(|k| s[k].as_u64().unwrap())
+    .sum();
     assert_eq!(total as usize, want.len());
     // The seed's command works as written.
     let cols = c.kubectl(&[
@@ -210,22 +267,46 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         "custom-columns=NS:.metadata.namespace,WORKLOAD:.metadata.labels.trivy-operator\\.resource\\.name,CRIT:.report.summary.criticalCount,HIGH:.report.summary.highCount",
     ]);
     assert!(
-        cols.lines().any(|l| l.starts_with(apps) && l.contains(&rs_name)),
+        cols.lines()
+            .any(|l| l.starts_with(apps) && l.contains(&rs_name)),
         "{cols}"
     );
     let wide = c.kubectl(&["-n", apps, "get", "vulnerabilityreports", "-o", "wide"]);
-    assert!(wide.contains(&vr_name) && wide.contains("Sightline"), "{wide}");
+    assert!(
+        wide.contains(&vr_name) && wide.contains("Sightline"),
+        "{wide}"
+    );
     assert_eq!(jobs_created(&op, "library/debian@"), 1);
 
     // 2. Two Deployments on one image: one scan Job.
     let alpine = format!("{}/library/alpine:3.23", c.pod_registry);
     for d in ["web-a", "web-b"] {
-        c.kubectl(&["-n", apps, "create", "deployment", d, &format!("--image={alpine}"), "--", "sleep", "infinity"]);
+        c.kubectl(&[
+            "-n",
+            apps,
+            "create",
+            "deployment",
+            d,
+            &format!("--image={alpine}"),
+            "--",
+            "sleep",
+            "infinity",
+        ]);
     }
     for d in ["web-a", "web-b"] {
         let rs = current_rs(&c, apps, d);
-        let name = format!("replicaset-{}-alpine", rs["metadata"]["name"].as_str().unwrap());
-        let r = report(&c, "vulnerabilityreports", apps, &name, Duration::from_secs(180), &op);
+        let name = format!(
+            "replicaset-{}-alpine",
+            rs["metadata"]["name"].as_str().unwrap()
+        );
+        let r = report(
+            &c,
+            "vulnerabilityreports",
+            apps,
+            &name,
+            Duration::from_secs(180),
+            &op,
+        );
         assert_eq!(r["report"]["os"]["family"], "alpine");
     }
     assert_eq!(jobs_created(&op, "library/alpine@"), 1, "{}", op.log_text());
@@ -240,19 +321,63 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         "generic",
         "regcred",
         "--type=kubernetes.io/dockerconfigjson",
-        &format!("--from-file=.dockerconfigjson={}", c.pod_docker_config.display()),
+        &format!(
+            "--from-file=.dockerconfigjson={}",
+            c.pod_docker_config.display()
+        ),
     ]);
-    c.kubectl(&["-n", apps, "patch", "serviceaccount", "default", "-p", r#"{"imagePullSecrets":[{"name":"regcred"}]}"#]);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "patch",
+        "serviceaccount",
+        "default",
+        "-p",
+        r#"{"imagePullSecrets":[{"name":"regcred"}]}"#,
+    ]);
     let private = format!("{}/private/app:1", c.pod_auth_registry);
-    c.kubectl(&["-n", apps, "create", "deployment", "private-app", &format!("--image={private}"), "--", "sleep", "infinity"]);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "create",
+        "deployment",
+        "private-app",
+        &format!("--image={private}"),
+        "--",
+        "sleep",
+        "infinity",
+    ]);
     let rs = current_rs(&c, apps, "private-app");
-    let name = format!("replicaset-{}-app", rs["metadata"]["name"].as_str().unwrap());
-    let vr_app = report(&c, "vulnerabilityreports", apps, &name, Duration::from_secs(240), &op);
+    let name = format!(
+        "replicaset-{}-app",
+        rs["metadata"]["name"].as_str().unwrap()
+    );
+    let vr_app = report(
+        &c,
+        "vulnerabilityreports",
+        apps,
+        &name,
+        Duration::from_secs(240),
+        &op,
+    );
     assert_eq!(vr_app["report"]["os"]["family"], "debian");
-    let esr = report(&c, "exposedsecretreports", apps, &name, Duration::from_secs(30), &op);
+    let esr = report(
+        &c,
+        "exposedsecretreports",
+        apps,
+        &name,
+        Duration::from_secs(30),
+        &op,
+    );
     let secrets = esr["report"]["secrets"].as_array().unwrap();
-    let targets: Vec<&str> = secrets.iter().map(|s| s["target"].as_str().unwrap()).collect();
-    assert!(targets.iter().any(|t| t.contains("opt/app/config/.env")), "{targets:?}");
+    let targets: Vec<&str> = secrets
+        .iter()
+        .map(|s| s["target"].as_str().unwrap())
+        .collect();
+    assert!(
+        targets.iter().any(|t| t.contains("opt/app/config/.env")),
+        "{targets:?}"
+    );
     assert!(secrets.len() >= 4, "{esr}");
     for s in secrets {
         // A private key's match is its BEGIN line (the key body is masked in Code).
@@ -261,27 +386,71 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         }
     }
     // The Job-scoped pull Secret went with its Job.
-    let leftover = c.kubectl(&["-n", system, "get", "secrets", "-l", "app.kubernetes.io/managed-by=sightline", "-o", "name"]);
-    wait_for(Duration::from_secs(60), "scan Jobs and pull Secrets deleted", || {
-        let jobs = c.kubectl(&["-n", system, "get", "jobs", "-o", "name"]);
-        let secrets = c.kubectl(&["-n", system, "get", "secrets", "-l", "app.kubernetes.io/managed-by=sightline", "-o", "name"]);
-        (jobs.trim().is_empty() && secrets.trim().is_empty()).then_some(())
-    });
+    let leftover = c.kubectl(&[
+        "-n",
+        system,
+        "get",
+        "secrets",
+        "-l",
+        "app.kubernetes.io/managed-by=sightline",
+        "-o",
+        "name",
+    ]);
+    wait_for(
+        Duration::from_secs(60),
+        "scan Jobs and pull Secrets deleted",
+        || {
+            let jobs = c.kubectl(&["-n", system, "get", "jobs", "-o", "name"]);
+            let secrets = c.kubectl(&[
+                "-n",
+                system,
+                "get",
+                "secrets",
+                "-l",
+                "app.kubernetes.io/managed-by=sightline",
+                "-o",
+                "name",
+            ]);
+            (jobs.trim().is_empty() && secrets.trim().is_empty()).then_some(())
+        },
+    );
     let _ = leftover;
 
     // 4. A rolling update to a new image scans only the new digest.
     let minbase = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
-    c.kubectl(&["-n", apps, "set", "image", "deployment/vuln-demo", &format!("debian={minbase}")]);
-    wait_for(Duration::from_secs(60), "the rollout's new revision", || {
-        let d = c.get_json(&["-n", apps, "deployment", "vuln-demo"])?;
-        (d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2").then_some(())
-    });
+    c.kubectl(&[
+        "-n",
+        apps,
+        "set",
+        "image",
+        "deployment/vuln-demo",
+        &format!("debian={minbase}"),
+    ]);
+    wait_for(
+        Duration::from_secs(60),
+        "the rollout's new revision",
+        || {
+            let d = c.get_json(&["-n", apps, "deployment", "vuln-demo"])?;
+            (d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2").then_some(())
+        },
+    );
     let rs2 = current_rs(&c, apps, "vuln-demo");
     let rs2_name = rs2["metadata"]["name"].as_str().unwrap().to_string();
     assert_ne!(rs2_name, rs_name);
-    let vr2 = report(&c, "vulnerabilityreports", apps, &format!("replicaset-{rs2_name}-debian"), Duration::from_secs(180), &op);
+    let vr2 = report(
+        &c,
+        "vulnerabilityreports",
+        apps,
+        &format!("replicaset-{rs2_name}-debian"),
+        Duration::from_secs(180),
+        &op,
+    );
     assert_eq!(vr2["report"]["artifact"]["tag"], "bookworm-minbase");
-    assert_eq!(jobs_created(&op, "library/debian@"), 2, "one Job per digest: curl, then minbase");
+    assert_eq!(
+        jobs_created(&op, "library/debian@"),
+        2,
+        "one Job per digest: curl, then minbase"
+    );
 
     // 5. A new DB re-matches every stored inventory: reports change, no Job.
     let jobs_before = op.log_text().matches("scan Job created").count();
@@ -289,15 +458,32 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     db_with_extra_advisory(db2.path());
     let db2_repo = format!("{}/{}/trivy-db", reg.registry, unique("sl-e2e-db2"));
     publish_db(&format!("{db2_repo}:2"), &db2.path().join("db"));
-    sightline_cli(&["db", "update", "--force", "--cache-dir", cache.to_str().unwrap(), "--db-repository", &db2_repo]);
-    let updated = wait_for(Duration::from_secs(90), "reports re-matched against the new DB", || {
-        let r = c.get_json(&["-n", apps, "vulnerabilityreports", &format!("replicaset-{rs2_name}-debian")])?;
-        r["report"]["vulnerabilities"]
-            .as_array()?
-            .iter()
-            .any(|v| v["vulnerabilityID"] == "CVE-2099-0001")
-            .then_some(r)
-    });
+    sightline_cli(&[
+        "db",
+        "update",
+        "--force",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--db-repository",
+        &db2_repo,
+    ]);
+    let updated = wait_for(
+        Duration::from_secs(90),
+        "reports re-matched against the new DB",
+        || {
+            let r = c.get_json(&[
+                "-n",
+                apps,
+                "vulnerabilityreports",
+                &format!("replicaset-{rs2_name}-debian"),
+            ])?;
+            r["report"]["vulnerabilities"]
+                .as_array()?
+                .iter()
+                .any(|v| v["vulnerabilityID"] == "CVE-2099-0001")
+                .then_some(r)
+        },
+    );
     assert_eq!(
         vulns_of(&updated).len(),
         vulns_of(&vr2).len() + 1,
@@ -312,25 +498,43 @@ fn operator_scans_running_digests_once_and_writes_reports() {
             .any(|v| v["vulnerabilityID"] == "CVE-2099-0001")
             .then_some(())
     });
-    assert_eq!(op.log_text().matches("scan Job created").count(), jobs_before, "no Job for a DB update");
+    assert_eq!(
+        op.log_text().matches("scan Job created").count(),
+        jobs_before,
+        "no Job for a DB update"
+    );
 
     // 6. Metrics from in-process summaries.
     let metrics = op.metrics();
     assert!(
-        metrics.lines().any(|l| l.starts_with("trivy_image_vulnerabilities{")
-            && l.contains(&format!("namespace=\"{apps}\""))
-            && l.contains("severity=\"Low\"")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("trivy_image_vulnerabilities{")
+                && l.contains(&format!("namespace=\"{apps}\""))
+                && l.contains("severity=\"Low\"")),
         "{metrics}"
     );
-    assert!(metrics.contains("sightline_scans_total{result=\"success\"} 4"), "{metrics}");
+    assert!(
+        metrics.contains("sightline_scans_total{result=\"success\"} 4"),
+        "{metrics}"
+    );
 
     // 7. Deleting a Deployment garbage-collects its reports (ownerReferences).
     let rs_a = current_rs(&c, apps, "web-a");
-    let name_a = format!("replicaset-{}-alpine", rs_a["metadata"]["name"].as_str().unwrap());
+    let name_a = format!(
+        "replicaset-{}-alpine",
+        rs_a["metadata"]["name"].as_str().unwrap()
+    );
     c.kubectl(&["-n", apps, "delete", "deployment", "web-a"]);
-    wait_for(Duration::from_secs(120), "web-a's report garbage-collected", || {
-        c.get_json(&["-n", apps, "vulnerabilityreports", &name_a]).is_none().then_some(())
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "web-a's report garbage-collected",
+        || {
+            c.get_json(&["-n", apps, "vulnerabilityreports", &name_a])
+                .is_none()
+                .then_some(())
+        },
+    );
 
     drop(op);
     let _ = c.kubectl_try(&["delete", "namespace", apps, "--wait=false"]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sightline_image::test_support::fault_proxy::{start_proxy_on, Fault};
 use sightline_image::RegistryOptions;
-use support::cluster::{cluster, wait_for, Cluster, Operator};
+use support::cluster::{cluster, restart_api_server, wait_for, Cluster, Operator};
 use support::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -247,10 +247,14 @@ fn registry_failure_is_an_event_a_metric_and_a_retry() {
 
     // The registry comes back on the same address: the retry after the backoff succeeds.
     drop(proxy);
-    wait_for(Duration::from_secs(10), "the failing proxy's port to be free", || {
-        rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
-        std::net::TcpListener::bind(&proxy_addr).ok().map(drop)
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the failing proxy's port to be free",
+        || {
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+            std::net::TcpListener::bind(&proxy_addr).ok().map(drop)
+        },
+    );
     let _proxy = rt.block_on(start_proxy_on(&proxy_addr, &upstream, Fault::None));
     let report = wait_for(
         Duration::from_secs(150),
@@ -261,6 +265,71 @@ fn registry_failure_is_an_event_a_metric_and_a_retry() {
     assert_eq!(
         op.metric_sum("sightline_scans_total{result=\"success\"}"),
         1.0
+    );
+    no_leftovers(&c, system);
+    drop(op);
+    let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
+}
+
+#[test]
+fn api_server_restart_mid_run_loses_and_duplicates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let Some(reg) = support::env() else { return };
+    c.apply_crds();
+    let (apps, system) = ("sl-fault-api", "sl-fault-api-system");
+    c.namespace(apps);
+    c.namespace(system);
+    let work = tempfile::tempdir().unwrap();
+    let db = publish_fixture_db(&reg.registry, "sl-fault-api");
+    let op = start(&c, work.path(), apps, system, &db, &[]);
+
+    let alpine = format!("{}/library/alpine:3.23", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "before",
+        &format!("--image={alpine}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    wait_for(Duration::from_secs(120), "the first scan Job", || {
+        let jobs = c.kubectl(&["-n", system, "get", "jobs", "-o", "name"]);
+        (!jobs.trim().is_empty()).then_some(())
+    });
+    // The API server goes away while the scan runs, and comes back.
+    restart_api_server(&c);
+    let curl = format!("{}/library/debian:bookworm-curl", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "after",
+        &format!("--image={curl}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    for (pod, family) in [("before", "alpine"), ("after", "debian")] {
+        let name = format!("pod-{pod}-{pod}");
+        let r = wait_for(Duration::from_secs(240), &format!("report {name}"), || {
+            c.get_json(&["-n", apps, "vulnerabilityreports", &name])
+        });
+        assert_eq!(r["report"]["os"]["family"], family);
+    }
+    let log = op.log_text();
+    assert_eq!(
+        log.matches("scan Job created").count(),
+        2,
+        "one Job per digest, none repeated:\n{log}"
+    );
+    assert_eq!(
+        op.metric_sum("sightline_scans_total{result=\"success\"}"),
+        2.0
     );
     no_leftovers(&c, system);
     drop(op);

@@ -151,10 +151,14 @@ impl Cluster {
             .get_or_init(|| {
                 let bin = env!("CARGO_BIN_EXE_sightline");
                 let mut bytes = Vec::new();
-                std::fs::File::open(bin).unwrap().read_to_end(&mut bytes).unwrap();
+                std::fs::File::open(bin)
+                    .unwrap()
+                    .read_to_end(&mut bytes)
+                    .unwrap();
                 let tag = &super::skopeo_hash(&bytes)[..16];
                 let repo = format!("sightline-test/sightline:{tag}");
-                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/scanner-image.sh");
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/scanner-image.sh");
                 let st = Command::new(script)
                     .args([bin, &format!("{}/{repo}", self.registry)])
                     .stdout(Stdio::null())
@@ -341,4 +345,50 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Some((code, body))
+}
+
+/// Kills the cluster's kube-apiserver process and starts it again (same binary and flags, same log and PID
+/// file as k8s-cluster.sh uses) and waits until it serves again: a real API server restart.
+pub fn restart_api_server(c: &Cluster) {
+    use std::os::unix::process::CommandExt;
+    let state = PathBuf::from(var("K8S_STATE", "/var/tmp/sightline-k8s"));
+    let pid_file = state.join("kube-apiserver.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let argv: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // SIGKILL: an abrupt loss (a graceful stop drains watches for over a minute).
+    unsafe { libc_kill(pid, 9) };
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(state.join("logs/kube-apiserver.log"))
+        .unwrap();
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("kube-apiserver starts again");
+    std::fs::write(&pid_file, format!("{}\n", child.id())).unwrap();
+    std::mem::forget(child);
+    wait_for(
+        Duration::from_secs(120),
+        "the API server to serve again",
+        || c.kubectl_try(&["get", "--raw", "/readyz"]).0.then_some(()),
+    );
 }
