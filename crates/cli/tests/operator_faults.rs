@@ -335,3 +335,118 @@ fn api_server_restart_mid_run_loses_and_duplicates_nothing() {
     drop(op);
     let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
 }
+
+#[test]
+fn a_report_too_big_for_etcd_is_trimmed_not_rejected() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let Some(reg) = support::env() else { return };
+    c.apply_crds();
+    let (apps, system) = ("sl-fault-size", "sl-fault-size-system");
+    c.namespace(apps);
+    c.namespace(system);
+    let work = tempfile::tempdir().unwrap();
+    // The real fixtures plus 8,000 unfixed advisories for Debian 12's bash: a report of
+    // ~2.5 MB, over etcd's 1.5 MiB object limit.
+    let dir = sightline_vulndb::fixture::testdata_dir();
+    let debian = std::fs::read_to_string(dir.join("debian-12.yaml")).unwrap();
+    let anchor = "    - bucket: \"bash\"\n      pairs:\n";
+    let mut extra = String::new();
+    for i in 0..8000 {
+        extra.push_str(&format!(
+            "        - key: \"CVE-2098-{i:05}\"\n          value:\n            FixedVersion: \"\"\n            Severity: {}\n            Status: 2\n",
+            i % 5
+        ));
+    }
+    let patched = debian.replacen(anchor, &format!("{anchor}{extra}"), 1);
+    let yaml = work.path().join("debian-12-big.yaml");
+    std::fs::write(&yaml, patched).unwrap();
+    let alpine = dir.join("alpine-3.23.yaml");
+    let db_dir = work.path().join("bigdb");
+    sightline_vulndb::fixture::write_db(
+        &[yaml.as_path(), alpine.as_path()],
+        &db_dir,
+        &sightline_vulndb::Metadata::fresh(chrono::Utc::now()),
+    )
+    .unwrap();
+    let repo = {
+        use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
+        use sightline_vulndb::install::{write_archive, DbKind};
+        let repo = format!(
+            "{}/sl-fault-size-{}/trivy-db",
+            reg.registry,
+            std::process::id()
+        );
+        let mut blob = Vec::new();
+        write_archive(&db_dir, DbKind::Vuln, &mut blob).unwrap();
+        let layer = PushLayer {
+            data: blob,
+            media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".into(),
+            annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
+        };
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(push_artifact(
+                &format!("{repo}:2"),
+                &RegistryOptions::default(),
+                "application/vnd.aquasec.trivy.config.v1+json",
+                vec![layer],
+            ))
+            .unwrap();
+        repo
+    };
+    let op = start(&c, work.path(), apps, system, &repo, &[]);
+    let image = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "big",
+        &format!("--image={image}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let report = wait_for(Duration::from_secs(180), "the trimmed report", || {
+        c.get_json(&["-n", apps, "vulnerabilityreports", "pod-big-big"])
+    });
+    let size = serde_json::to_vec(&report).unwrap().len();
+    assert!(size < 1_572_864, "stored report is {size} bytes");
+    let mark = report["metadata"]["annotations"]["sightline.dev/trimmed"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not marked trimmed: {}", &report["metadata"]));
+    let (kept, total) = mark.split_once('/').unwrap();
+    let (kept, total): (u64, u64) = (kept.parse().unwrap(), total.parse().unwrap());
+    assert!(total >= 8000 && kept < total, "{mark}");
+    assert_eq!(
+        report["report"]["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .len() as u64,
+        kept
+    );
+    let s = &report["report"]["summary"];
+    let counted: u64 = [
+        "criticalCount",
+        "highCount",
+        "mediumCount",
+        "lowCount",
+        "unknownCount",
+    ]
+    .iter()
+    .map(|k| s[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(counted, total, "the summary counts every finding");
+    // The lowest severities went first: every CRITICAL finding is still there.
+    let kept_critical = report["report"]["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["severity"] == "CRITICAL")
+        .count() as u64;
+    assert_eq!(kept_critical, s["criticalCount"].as_u64().unwrap());
+    assert!(op.metric_sum("sightline_reports_trimmed_total{kind=\"VulnerabilityReport\"}") >= 1.0);
+    drop(op);
+    let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
+}
