@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 ensure_cargo
 start_registries
 cd "$ROOT"
-BENCHES=(scan-image db-update secret-scan config-audit)
+BENCHES=(scan-image db-update secret-scan config-audit operator-scale)
 cargo build -q --release -p sightline-cli -p sightline-benches
 # secret-scan compares with detect-secrets (PyPI), pinned, in a venv of the bench dir.
 BENCH_DIR="${SIGHTLINE_BENCH_DIR:-/var/tmp/sightline-bench}"
@@ -22,6 +22,13 @@ if [[ " ${*:-${BENCHES[*]}} " == *" config-audit "* ]] && [ ! -x "$BENCH_DIR/che
   mkdir -p "$BENCH_DIR"
   python3 -m venv "$BENCH_DIR/checkov-venv"
   "$BENCH_DIR/checkov-venv/bin/pip" install -q checkov==3.3.30
+fi
+# operator-scale runs `sightline operator` against the real test cluster. It is started only
+# when no API server answers: `k8s-cluster.sh start` takes a cluster whose recorded PIDs are
+# gone (e.g. an API server restarted by a fault test) for a crashed one and stops it first.
+if [[ " ${*:-${BENCHES[*]}} " == *" operator-scale "* ]]; then
+  eval "$("$SHARED/scripts/k8s-cluster.sh" env)"
+  kubectl get --raw /readyz >/dev/null 2>&1 || "$SHARED/scripts/k8s-cluster.sh" start
 fi
 export SIGHTLINE_BENCH_DIR="$BENCH_DIR"
 for b in "${@:-${BENCHES[@]}}"; do
