@@ -96,7 +96,7 @@ impl Settings {
             ns,
             format!("w-{n:05}"),
             n % self.images,
-            (n / self.images) % 2 == 0,
+            (n / self.images).is_multiple_of(2),
         )
     }
 }
