@@ -34,6 +34,8 @@ pub(crate) enum KeywordGate {
         ac: AhoCorasick,
         /// Pattern id -> rules it enables.
         pattern_rules: Vec<Vec<usize>>,
+        /// Pattern id -> rules that want to know where it ends.
+        pattern_tracked: Vec<Vec<usize>>,
     },
 }
 
@@ -42,18 +44,21 @@ pub(crate) enum KeywordGate {
 pub(crate) struct Table {
     /// Byte -> equivalence class (bytes no transition tells apart share a class).
     classes: [u8; 256],
-    /// `trans[state + class]` = next state; states are premultiplied by the class count.
-    /// The length is a power of two (zero-padded), so that an index masked with
-    /// `trans.len() - 1` needs no bounds check.
+    /// `trans[state & mask + class]` = next state: states are premultiplied by the class
+    /// count, and a match state carries the flag bit [`Table::flag`]. The length is a power
+    /// of two (zero-padded) and `mask` = length - 1 is below the flag, so masking an index
+    /// both drops the flag and proves it in bounds.
     trans: Vec<u32>,
     /// The (unanchored) start state.
     start: u32,
-    /// States below this are match states.
-    match_limit: u32,
+    /// The bit set in match states (`trans.len()`).
+    flag: u32,
     /// Number of classes (the stride between two states' rows).
     stride: u32,
     /// Match state index (`state / stride`) -> the rules its keywords enable.
     state_rules: Vec<Vec<usize>>,
+    /// Match state index -> the rules that want to know where its patterns end.
+    state_tracked: Vec<Vec<usize>>,
     /// Length of the longest keyword pattern.
     max_len: usize,
 }
@@ -63,10 +68,12 @@ const MAX_TABLE_ENTRIES: usize = 1 << 26;
 
 impl KeywordGate {
     /// Builds the gate over `patterns` (lower-cased, matched ASCII-case-insensitively);
-    /// `pattern_rules[p]` lists the rules that pattern `p` enables.
+    /// `pattern_rules[p]` lists the rules that pattern `p` enables, `pattern_tracked[p]` the
+    /// rules that want to know where it ends (see [`KeywordGate::mark`]).
     pub(crate) fn new(
         patterns: &[&str],
         pattern_rules: Vec<Vec<usize>>,
+        pattern_tracked: Vec<Vec<usize>>,
     ) -> Result<KeywordGate, String> {
         debug_assert_eq!(patterns.len(), pattern_rules.len());
         let dfa = DFA::builder()
@@ -74,7 +81,7 @@ impl KeywordGate {
             .match_kind(MatchKind::Standard)
             .build(patterns);
         if let Ok(dfa) = dfa {
-            if let Some(table) = Table::from_dfa(&dfa, &pattern_rules) {
+            if let Some(table) = Table::from_dfa(&dfa, &pattern_rules, &pattern_tracked) {
                 return Ok(KeywordGate::Table(Box::new(table)));
             }
         }
@@ -83,22 +90,31 @@ impl KeywordGate {
             .match_kind(MatchKind::Standard)
             .build(patterns)
             .map_err(|e| format!("keyword automaton: {e}"))?;
-        Ok(KeywordGate::Automaton { ac, pattern_rules })
+        Ok(KeywordGate::Automaton {
+            ac,
+            pattern_rules,
+            pattern_tracked,
+        })
     }
 
-    /// Sets `on[r]` for every rule `r` enabled by a keyword occurring in `content`.
-    pub(crate) fn mark(&self, content: &[u8], on: &mut [bool]) {
+    /// Sets `on[r]` for every rule `r` enabled by a keyword occurring in `content`, and
+    /// appends `(r, end)` to `ends` for every occurrence of a pattern tracked by rule `r`
+    /// (`end`: the position of its last byte; unordered, maybe repeated).
+    pub(crate) fn mark(&self, content: &[u8], on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
         match self {
-            KeywordGate::Table(t) => t.mark(content, on),
-            KeywordGate::Automaton { ac, pattern_rules } => {
-                let mut seen = vec![false; pattern_rules.len()];
+            KeywordGate::Table(t) => t.mark(content, on, ends),
+            KeywordGate::Automaton {
+                ac,
+                pattern_rules,
+                pattern_tracked,
+            } => {
                 for m in ac.find_overlapping_iter(content) {
                     let p = m.pattern().as_usize();
-                    if !seen[p] {
-                        seen[p] = true;
-                        for &r in &pattern_rules[p] {
-                            on[r] = true;
-                        }
+                    for &r in &pattern_rules[p] {
+                        on[r] = true;
+                    }
+                    for &r in &pattern_tracked[p] {
+                        ends.push((r, m.end() - 1));
                     }
                 }
             }
@@ -108,7 +124,11 @@ impl KeywordGate {
 
 impl Table {
     /// Copies the DFA's reachable states into a table; `None` when it would be too large.
-    fn from_dfa(dfa: &DFA, pattern_rules: &[Vec<usize>]) -> Option<Table> {
+    fn from_dfa(
+        dfa: &DFA,
+        pattern_rules: &[Vec<usize>],
+        pattern_tracked: &[Vec<usize>],
+    ) -> Option<Table> {
         let start = dfa.start_state(Anchored::No).ok()?;
         // Every state reachable from the start state, in discovery order.
         let mut states: Vec<StateID> = vec![start];
@@ -152,7 +172,7 @@ impl Table {
         if states.len() * stride > MAX_TABLE_ENTRIES {
             return None;
         }
-        // Match states first, so that `state < match_limit` tells a match state.
+        // Match states first (their index is their rule list's index).
         let mut order: Vec<usize> = (0..states.len()).collect();
         order.sort_by_key(|&k| !dfa.is_match(states[k]));
         let matches = order
@@ -163,65 +183,83 @@ impl Table {
         for (n, &k) in order.iter().enumerate() {
             new_index[k] = n;
         }
-        let mut trans = vec![0u32; (states.len() * stride).next_power_of_two()];
+        let len = (states.len() * stride).next_power_of_two();
+        let flag = u32::try_from(len).ok()?;
+        flag.checked_mul(2)?;
+        let mut trans = vec![0u32; len];
         for (k, &s) in states.iter().enumerate() {
             let row = new_index[k] * stride;
             for (c, &b) in representative.iter().enumerate() {
                 let next = index[&dfa.next_state(Anchored::No, s, b)];
-                trans[row + c] = (new_index[next] * stride) as u32;
+                let id = (new_index[next] * stride) as u32;
+                trans[row + c] = if new_index[next] < matches {
+                    id | flag
+                } else {
+                    id
+                };
             }
         }
-        let state_rules = order[..matches]
-            .iter()
-            .map(|&k| {
-                let s = states[k];
-                let mut rules: Vec<usize> = (0..dfa.match_len(s))
-                    .flat_map(|i| pattern_rules[dfa.match_pattern(s, i).as_usize()].iter())
-                    .copied()
-                    .collect();
-                rules.sort_unstable();
-                rules.dedup();
-                rules
-            })
-            .collect();
+        // Match state index -> the union of a per-pattern list over the state's patterns.
+        let per_state = |lists: &[Vec<usize>]| -> Vec<Vec<usize>> {
+            order[..matches]
+                .iter()
+                .map(|&k| {
+                    let s = states[k];
+                    let mut rules: Vec<usize> = (0..dfa.match_len(s))
+                        .flat_map(|i| lists[dfa.match_pattern(s, i).as_usize()].iter())
+                        .copied()
+                        .collect();
+                    rules.sort_unstable();
+                    rules.dedup();
+                    rules
+                })
+                .collect()
+        };
+        let state_rules = per_state(pattern_rules);
+        let state_tracked = per_state(pattern_tracked);
         Some(Table {
             classes,
             trans,
             start: (new_index[0] * stride) as u32,
-            match_limit: (matches * stride) as u32,
+            flag,
             stride: stride as u32,
             state_rules,
+            state_tracked,
             max_len: dfa.max_pattern_len(),
         })
     }
 
-    /// Enables the rules of match state `s` (rare: out of the hot loop).
+    /// Enables the rules of match state `s`, reached at `pos` (rare: out of the hot loop).
     #[cold]
     #[inline(never)]
-    fn hit(&self, s: u32, on: &mut [bool]) {
-        for &r in &self.state_rules[(s / self.stride) as usize] {
+    fn hit(&self, s: u32, pos: usize, on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
+        let index = ((s & !self.flag) / self.stride) as usize;
+        for &r in &self.state_rules[index] {
             on[r] = true;
+        }
+        for &r in &self.state_tracked[index] {
+            ends.push((r, pos));
         }
     }
 
-    fn mark(&self, content: &[u8], on: &mut [bool]) {
+    fn mark(&self, content: &[u8], on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
         let mask = self.trans.len() - 1;
         // Indexes are masked with `mask` = `trans.len() - 1`: no bounds checks.
         let trans = &self.trans[..=mask];
         let classes = &self.classes;
-        let limit = self.match_limit;
+        let flag = self.flag;
         let step = |s: u32, b: u8| trans[(s + u32::from(classes[b as usize])) as usize & mask];
-        let walk = |mut s: u32, bytes: &[u8], on: &mut [bool]| {
-            for &b in bytes {
+        // Walks `bytes`, which start at `offset` in `content`, from state `s`.
+        let walk = |mut s: u32, bytes: &[u8], offset: usize, on: &mut [bool], ends: &mut Vec<_>| {
+            for (i, &b) in bytes.iter().enumerate() {
                 s = step(s, b);
-                if s < limit {
-                    self.hit(s, on);
+                if s & flag != 0 {
+                    self.hit(s, offset + i, on, ends);
                 }
             }
-            s
         };
         if content.len() < MIN_LANE_LEN.max(LANES * self.max_len) {
-            walk(self.start, content, on);
+            walk(self.start, content, 0, on, ends);
             return;
         }
         // Lane j covers [j*n - overlap, (j+1)*n): an occurrence ending in [j*n, (j+1)*n)
@@ -235,22 +273,22 @@ impl Table {
         let common = bounds.iter().map(|&(s, e)| e - s).min().unwrap_or(0);
         let [l0, l1, l2, l3] = bounds.map(|(s, _)| &content[s..s + common]);
         let (mut s0, mut s1, mut s2, mut s3) = (self.start, self.start, self.start, self.start);
-        for (((&b0, &b1), &b2), &b3) in l0.iter().zip(l1).zip(l2).zip(l3) {
+        for (i, (((&b0, &b1), &b2), &b3)) in l0.iter().zip(l1).zip(l2).zip(l3).enumerate() {
             s0 = step(s0, b0);
             s1 = step(s1, b1);
             s2 = step(s2, b2);
             s3 = step(s3, b3);
-            if s0.min(s1).min(s2).min(s3) < limit {
-                for s in [s0, s1, s2, s3] {
-                    if s < limit {
-                        self.hit(s, on);
+            if (s0 | s1 | s2 | s3) & flag != 0 {
+                for (j, s) in [s0, s1, s2, s3].into_iter().enumerate() {
+                    if s & flag != 0 {
+                        self.hit(s, bounds[j].0 + i, on, ends);
                     }
                 }
             }
         }
         // The lanes' tails (the last lane can be shorter than the others).
         for (s, (start, end)) in [s0, s1, s2, s3].into_iter().zip(bounds) {
-            walk(s, &content[start + common..end], on);
+            walk(s, &content[start + common..end], start + common, on, ends);
         }
     }
 }
@@ -261,20 +299,35 @@ mod tests {
 
     /// The rules each test keyword enables: keyword `i` enables rule `i`.
     fn gate(patterns: &[&str]) -> KeywordGate {
-        KeywordGate::new(patterns, (0..patterns.len()).map(|i| vec![i]).collect()).unwrap()
+        let n = patterns.len();
+        let each = || (0..n).map(|i| vec![i]).collect();
+        KeywordGate::new(patterns, each(), each()).unwrap()
     }
 
-    /// The reference: an overlapping search of the automaton.
-    fn reference(patterns: &[&str], content: &[u8]) -> Vec<bool> {
+    /// The reference: an overlapping search of the automaton (keywords present, and where
+    /// each occurrence ends, sorted).
+    fn reference(patterns: &[&str], content: &[u8]) -> (Vec<bool>, Vec<(usize, usize)>) {
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(patterns)
             .unwrap();
         let mut on = vec![false; patterns.len()];
+        let mut ends = Vec::new();
         for m in ac.find_overlapping_iter(content) {
             on[m.pattern().as_usize()] = true;
+            ends.push((m.pattern().as_usize(), m.end() - 1));
         }
-        on
+        ends.sort_unstable();
+        (on, ends)
+    }
+
+    fn run(g: &KeywordGate, n: usize, content: &[u8]) -> (Vec<bool>, Vec<(usize, usize)>) {
+        let mut on = vec![false; n];
+        let mut ends = Vec::new();
+        g.mark(content, &mut on, &mut ends);
+        ends.sort_unstable();
+        ends.dedup();
+        (on, ends)
     }
 
     #[test]
@@ -327,16 +380,14 @@ mod tests {
                         continue;
                     }
                     c[at..at + bytes.len()].copy_from_slice(&bytes);
-                    let mut on = vec![false; patterns.len()];
-                    g.mark(&c, &mut on);
-                    let want = reference(&patterns, &c);
-                    assert_eq!(on, want, "{pat:?} at {at} of {len}");
-                    assert!(on[p], "{pat:?} at {at} of {len}");
+                    let got = run(&g, patterns.len(), &c);
+                    assert_eq!(got, reference(&patterns, &c), "{pat:?} at {at} of {len}");
+                    assert!(got.0[p], "{pat:?} at {at} of {len}");
+                    assert!(got.1.contains(&(p, at + bytes.len() - 1)));
                 }
             }
-            let mut on = vec![false; patterns.len()];
-            g.mark(&filler, &mut on);
-            assert_eq!(on, reference(&patterns, &filler), "filler of {len}");
+            let got = run(&g, patterns.len(), &filler);
+            assert_eq!(got, reference(&patterns, &filler), "filler of {len}");
         }
     }
 
@@ -345,12 +396,24 @@ mod tests {
         // "xkey-" ends both "key-" and "ey-": the match state lists both.
         let patterns = ["key-", "ey-", "k"];
         let g = gate(&patterns);
-        let mut on = vec![false; 3];
-        g.mark(b"MONKEY-", &mut on);
+        let (on, ends) = run(&g, 3, b"MONKEY-");
         assert_eq!(on, [true, true, true]);
-        let mut on = vec![false; 3];
-        g.mark(b"ey", &mut on);
+        assert_eq!(ends, [(0, 6), (1, 6), (2, 3)]);
+        let (on, ends) = run(&g, 3, b"ey");
         assert_eq!(on, [false, false, false]);
+        assert!(ends.is_empty());
+    }
+
+    #[test]
+    fn only_tracked_rules_get_positions() {
+        let patterns = ["secret", "pwd"];
+        let g =
+            KeywordGate::new(&patterns, vec![vec![0, 1], vec![1]], vec![vec![], vec![1]]).unwrap();
+        let mut on = vec![false; 2];
+        let mut ends = Vec::new();
+        g.mark(b"a SECRET, a pwd", &mut on, &mut ends);
+        assert_eq!(on, [true, true]);
+        assert_eq!(ends, [(1, 14)]);
     }
 
     #[test]
@@ -363,9 +426,12 @@ mod tests {
                 .build(patterns)
                 .unwrap(),
             pattern_rules: vec![vec![0], vec![1, 2], vec![2]],
+            pattern_tracked: vec![vec![], vec![2], vec![2]],
         };
         let mut on = vec![false; 3];
-        fallback.mark(b"x = GHP_1 and Secret", &mut on);
+        let mut ends = Vec::new();
+        fallback.mark(b"x = GHP_1 and Secret", &mut on, &mut ends);
         assert_eq!(on, [true, false, true]);
+        assert_eq!(ends, [(2, 7)]);
     }
 }

@@ -276,10 +276,41 @@ impl Scanner {
                 }
             }
         }
+        // The same automaton reports where the anchors of the rules' line plans end (the
+        // keyword patterns they contain, and the anchors themselves as extra patterns that
+        // enable no rule): the lines to search come for free with the keyword pass.
+        // An anchor containing a pattern needs no pattern of its own: its lines are among
+        // those of the pattern it contains.
+        let mut patterns: Vec<&str> = patterns;
+        for r in &rules {
+            for a in r.lines.iter().flat_map(|l| &l.anchors) {
+                if !patterns.iter().any(|p| a.contains(p)) {
+                    patterns.push(a);
+                    keyword_rules.push(Vec::new());
+                }
+            }
+        }
+        let pattern_tracked: Vec<Vec<usize>> = patterns
+            .iter()
+            .map(|p| {
+                (0..rules.len())
+                    .filter(|&r| {
+                        rules[r]
+                            .lines
+                            .as_ref()
+                            .is_some_and(|l| l.anchors.iter().any(|a| a.contains(p)))
+                    })
+                    .collect()
+            })
+            .collect();
         let keywords = if patterns.is_empty() {
             None
         } else {
-            Some(Arc::new(KeywordGate::new(&patterns, keyword_rules)?))
+            Some(Arc::new(KeywordGate::new(
+                &patterns,
+                keyword_rules,
+                pattern_tracked,
+            )?))
         };
         let (path_only, global_allow): (Vec<AllowRule>, Vec<AllowRule>) =
             allow.into_iter().partition(AllowRule::is_path_only);
@@ -366,14 +397,27 @@ impl Scanner {
         {
             return Vec::new();
         }
-        let active = self.active_rules(path, content);
+        let mut keyword_ends = Vec::new();
+        let active = self.active_rules(path, content, &mut keyword_ends);
         if active.is_empty() {
             return Vec::new();
         }
+        keyword_ends.sort_unstable();
+        keyword_ends.dedup();
         let mut found: Vec<Candidate> = Vec::new();
+        let (mut regions, mut ends) = (Vec::new(), Vec::new());
         for &ri in &active {
             let rule = &self.rules[ri];
-            rule.for_each_match(content, rule.lines.as_ref(), |whole, secret| {
+            let regions = rule.lines.as_ref().map(|plan| {
+                let from = keyword_ends.partition_point(|&(r, _)| r < ri);
+                let to = keyword_ends.partition_point(|&(r, _)| r <= ri);
+                ends.clear();
+                ends.extend(keyword_ends[from..to].iter().map(|&(_, end)| end));
+                regions.clear();
+                plan.regions(content, &ends, &mut regions);
+                &regions[..]
+            });
+            rule.for_each_match(content, regions, |whole, secret| {
                 self.consider(ri, path, content, whole, secret, &mut found);
             });
         }
@@ -435,14 +479,20 @@ impl Scanner {
 
     /// Indexes of the rules to run on `content`: those with a keyword in it (one pass of
     /// the keyword automaton) or without keywords, minus those whose path filter rejects
-    /// `path`.
-    fn active_rules(&self, path: &str, content: &[u8]) -> Vec<usize> {
+    /// `path`. `(rule, position)` pairs where the anchors of rules with a line plan end are
+    /// appended to `keyword_ends`.
+    fn active_rules(
+        &self,
+        path: &str,
+        content: &[u8],
+        keyword_ends: &mut Vec<(usize, usize)>,
+    ) -> Vec<usize> {
         let mut on = vec![false; self.rules.len()];
         for &i in &self.always {
             on[i] = true;
         }
         if let Some(gate) = &self.keywords {
-            gate.mark(content, &mut on);
+            gate.mark(content, &mut on, keyword_ends);
         }
         on.iter()
             .enumerate()
@@ -541,6 +591,12 @@ pub fn looks_binary(content: &[u8]) -> bool {
     if head.contains(&0) {
         return true;
     }
+    // Invalid sequences are made of non-ASCII bytes: few of those, few invalid bytes (the
+    // usual UTF-8 text needs no validation).
+    let non_ascii = head.iter().filter(|&&b| !b.is_ascii()).count();
+    if non_ascii * 10 <= head.len() * 3 {
+        return false;
+    }
     let mut invalid = 0usize;
     let mut rest = head;
     while let Err(e) = std::str::from_utf8(rest) {
@@ -557,18 +613,12 @@ pub fn looks_binary(content: &[u8]) -> bool {
 
 /// `true` when every byte of `bytes` is ASCII and none is NUL.
 fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    // Per word: a high bit set (non-ASCII), or a zero byte; the zero-byte test
-    // `(w - LOW) & !w & HIGH` is exact when no high bit is set, and the bits OR-ed in
-    // from `w & HIGH` flag the other case. Whole blocks are folded before one test.
-    let mut flags = 0u64;
-    for w in words.by_ref() {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        flags |= (w & HIGH) | (w.wrapping_sub(LOW) & !w & HIGH);
-    }
-    flags == 0 && words.remainder().iter().all(|&b| b != 0 && b.is_ascii())
+    // One pass without early exit, which the compiler turns into SIMD: the smallest byte
+    // (0 = a NUL) and the OR of all bytes (high bit = non-ASCII).
+    let (min, or) = bytes
+        .iter()
+        .fold((u8::MAX, 0u8), |(min, or), &b| (min.min(b), or | b));
+    bytes.is_empty() || (min != 0 && or.is_ascii())
 }
 
 /// Line starts of a file, built only when a file has findings.

@@ -2,64 +2,43 @@
 //!
 //! Some regexes defeat the regex engine's literal prefilter (a leading
 //! `[A-Za-z0-9_.-]*` before `password`, for example), so a search scans the whole file with
-//! the DFA. When the syntax tree proves that
+//! the DFA; others have one, which still scans the file. When the syntax tree proves that
 //!
 //! 1. no match contains a `\n` (every match lies within one line), and
 //! 2. every match contains an occurrence of one of a finite set of literals (the prefix
-//!    literals of a suffix of the regex's top-level concatenation),
+//!    literals of a suffix of the regex's top-level concatenation), ignoring ASCII case,
 //!
-//! then every match lies on a line holding one of those literals, and searching those lines
-//! only (found with a multi-literal search) gives exactly the matches of a whole-file
-//! search: each region of consecutive candidate lines is searched with the haystack cut
-//! just after its last `\n`, so look-around at the region's edges sees the same bytes as
-//! in the whole file, and no match can reach past the cut.
+//! then every match lies on a line holding one of those literals (the plan's *anchors*), and
+//! searching those lines only gives exactly the matches of a whole-file search: each region
+//! of consecutive candidate lines is searched with the haystack cut just after its last
+//! `\n`, so look-around at the region's edges sees the same bytes as in the whole file, and
+//! no match can reach past the cut.
+//!
+//! The anchors are the rule's keywords when each literal contains one, else the literals.
+//! Either way the keyword automaton reports where they occur during its one pass over the
+//! file, so finding the lines costs no extra search.
 
-use regex::bytes::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Shortest literal worth a plan: shorter ones occur too often.
 const MIN_LITERAL: usize = 3;
 
-/// Most literals extracted from a regex before they are cut short.
-const MAX_EXTRACTED: usize = 2048;
-
-/// Most literals searched for (Teddy, the SIMD multi-literal search, takes up to 64).
+/// Most anchors (they become patterns of the keyword automaton).
 const MAX_ANCHORS: usize = 64;
 
-/// The literals whose lines hold every match of a regex (see the module docs).
+/// Which lines of a file hold every match of a rule's regex (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct LinePlan {
-    /// A search for the literals (exact bytes).
-    pub(crate) anchors: Anchors,
-}
-
-/// A multi-literal search: a regex of the escaped literals, so that the regex engine picks
-/// its fastest literal search (memchr's `memmem` for one literal, Teddy's SIMD for a few).
-#[derive(Debug, Clone)]
-pub(crate) struct Anchors(pub(crate) Regex);
-
-impl Anchors {
-    fn new(lits: &[Vec<u8>]) -> Option<Anchors> {
-        let alternation: Vec<String> = lits
-            .iter()
-            .map(|l| l.iter().map(|b| format!("\\x{b:02x}")).collect())
-            .collect();
-        crate::rules::compile(&alternation.join("|"))
-            .ok()
-            .map(Anchors)
-    }
-
-    /// `(start, end)` of the first literal occurrence starting at or after `from`.
-    fn find(&self, content: &[u8], from: usize) -> Option<(usize, usize)> {
-        self.0.find_at(content, from).map(|m| (m.start(), m.end()))
-    }
+    /// Lower-cased strings, one of which (ignoring ASCII case) every match contains.
+    pub(crate) anchors: Vec<String>,
 }
 
 impl LinePlan {
-    /// The plan for `pattern` (compiled as the rules are: bytes, Unicode off), or `None`
-    /// when the conditions do not hold or no useful literal set exists.
-    pub(crate) fn new(pattern: &str) -> Option<LinePlan> {
+    /// The plan for `pattern` (compiled as the rules are: bytes, Unicode off) of a rule with
+    /// `keywords` (lower-cased), or `None` when the conditions do not hold or no useful
+    /// literal set exists.
+    pub(crate) fn new(pattern: &str, keywords: &[String]) -> Option<LinePlan> {
         let hir = regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
@@ -71,25 +50,13 @@ impl LinePlan {
             return None;
         }
         let mut parts = Vec::new();
-        flatten(&hir, &mut parts);
-        // The literal set of each suffix parts[i..] of the concatenation.
+        flatten(&fold_case(&hir), &mut parts);
+        // The literals of each suffix parts[i..] of the concatenation (every match of the
+        // suffix starts with one of them), lower-cased and deduplicated.
         let literals = |i: usize| -> Option<Vec<Vec<u8>>> {
-            let mut seq = Extractor::new()
+            let seq = Extractor::new()
                 .kind(ExtractKind::Prefix)
-                .limit_total(MAX_EXTRACTED)
                 .extract(&Hir::concat(parts[i..].to_vec()));
-            // Case-insensitive words give many literals: keep their first bytes (each
-            // literal stays a prefix of every match it stood for) until a SIMD search can
-            // take them.
-            for len in [8, 6, 4, 3] {
-                if seq.len().is_some_and(|n| n > MAX_ANCHORS) {
-                    seq.keep_first_bytes(len);
-                    seq.dedup();
-                }
-            }
-            // Shrinks the set further (keeping that every match starts with one of its
-            // literals) or gives up on it (infinite) when it is too weak.
-            seq.optimize_for_prefix_by_preference();
             let lits = seq.literals()?;
             if lits.is_empty()
                 || lits
@@ -98,49 +65,70 @@ impl LinePlan {
             {
                 return None;
             }
-            Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+            let mut lower: Vec<Vec<u8>> = lits
+                .iter()
+                .map(|l| l.as_bytes().to_ascii_lowercase())
+                .collect();
+            lower.sort_unstable();
+            lower.dedup();
+            Some(lower)
         };
-        let shortest = |v: &[Vec<u8>]| v.iter().map(Vec::len).min().unwrap_or(0);
-        // Prefix literals of MIN_LITERAL bytes or more: the regex engine searches for them
-        // itself, as fast as a plan would (measured: a plan is slower there).
-        if literals(0).is_some_and(|l| shortest(&l) >= MIN_LITERAL) {
-            return None;
+        let suffixes: Vec<Vec<Vec<u8>>> = (0..parts.len()).filter_map(literals).collect();
+        // The keywords, when every literal of some suffix contains one.
+        let contains = |l: &[u8], k: &str| l.windows(k.len()).any(|w| w == k.as_bytes());
+        let usable_keywords =
+            !keywords.is_empty() && keywords.iter().all(|k| !k.is_empty() && !k.contains('\n'));
+        if usable_keywords
+            && suffixes
+                .iter()
+                .any(|lits| lits.iter().all(|l| keywords.iter().any(|k| contains(l, k))))
+        {
+            return Some(LinePlan {
+                anchors: keywords.to_vec(),
+            });
         }
-        // The best suffix: longest shortest literal, then fewest literals.
+        // Else the best literals: longest shortest literal, then fewest literals.
+        let shortest = |v: &[Vec<u8>]| v.iter().map(Vec::len).min().unwrap_or(0);
         let key = |v: &[Vec<u8>]| (shortest(v).min(8), std::cmp::Reverse(v.len()));
-        let lits = (1..parts.len())
-            .filter_map(literals)
-            .filter(|l| shortest(l) >= MIN_LITERAL)
+        let best = suffixes
+            .into_iter()
+            .filter(|l| shortest(l) >= MIN_LITERAL && l.len() <= MAX_ANCHORS)
             .max_by_key(|l| key(l))?;
-        Some(LinePlan {
-            anchors: Anchors::new(&lits)?,
-        })
+        let anchors = best
+            .into_iter()
+            .map(|l| String::from_utf8(l).ok())
+            .collect::<Option<Vec<String>>>()?;
+        Some(LinePlan { anchors })
     }
 
     /// Appends to `out` the regions `[start, end)` of consecutive lines of `content` that
-    /// hold a literal, in order; `end` is just after the region's last `\n` (or the end of
-    /// `content`).
-    pub(crate) fn regions(&self, content: &[u8], out: &mut Vec<(usize, usize)>) {
-        let mut pos = 0;
-        while pos < content.len() {
-            let Some((m_start, m_end)) = self.anchors.find(content, pos) else {
-                break;
-            };
-            // `pos` is a line start, so the line of the literal starts at or after it.
-            let start = content[pos..m_start]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(pos, |i| pos + i + 1);
-            let end = content[m_end..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(content.len(), |i| m_end + i + 1);
-            match out.last_mut() {
-                Some(last) if last.1 == start => last.1 = end,
-                _ => out.push((start, end)),
+    /// may hold a match, in order; `end` is just after the region's last `\n` (or the end
+    /// of `content`). `anchor_ends` are the positions where the keyword automaton saw an
+    /// anchor (or a keyword pattern it contains) end, sorted.
+    pub(crate) fn regions(
+        &self,
+        content: &[u8],
+        anchor_ends: &[usize],
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        for &at in anchor_ends {
+            if out.last().is_some_and(|&(_, end)| at < end) {
+                continue; // on a line already taken
             }
-            pos = end;
+            push_line(content, at, out);
         }
+    }
+}
+
+/// Appends the line holding `content[at]` (not a `\n`) to `out`, merged with the last
+/// region when adjacent. The last region ends at or before the line's start.
+fn push_line(content: &[u8], at: usize, out: &mut Vec<(usize, usize)>) {
+    let floor = out.last().map_or(0, |&(_, e)| e);
+    let line_start = memchr::memrchr(b'\n', &content[floor..at]).map_or(floor, |i| floor + i + 1);
+    let line_end = memchr::memchr(b'\n', &content[at..]).map_or(content.len(), |i| at + i + 1);
+    match out.last_mut() {
+        Some(last) if last.1 == line_start => last.1 = line_end,
+        _ => out.push((line_start, line_end)),
     }
 }
 
@@ -164,6 +152,42 @@ fn may_match_newline(hir: &Hir) -> bool {
     }
 }
 
+/// `hir` with ASCII case folded away where the anchors do not need it: a literal is
+/// lower-cased, and a class holding one letter (in one or both cases) becomes that letter,
+/// lower-case. Anchors are matched ignoring ASCII case, so every match of `hir` is still a
+/// match of the result where it matters; and `(?i)authorization` is one literal, not 8192.
+fn fold_case(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => hir.clone(),
+        HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
+        HirKind::Class(class) => {
+            // The class's members when it has at most two, all bytes.
+            let bytes: Option<Vec<u8>> = match class {
+                Class::Bytes(c) if c.iter().map(|r| r.len()).sum::<usize>() <= 2 => {
+                    Some(c.iter().flat_map(|r| r.start()..=r.end()).collect())
+                }
+                Class::Unicode(c) if c.iter().map(|r| r.len()).sum::<usize>() <= 2 => c
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .map(|ch| u8::try_from(ch).ok())
+                    .collect(),
+                _ => None,
+            };
+            match bytes.as_deref() {
+                Some(&[b]) => Hir::literal([b.to_ascii_lowercase()]),
+                Some(&[a, b]) if a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(&b) => {
+                    Hir::literal([a.to_ascii_lowercase()])
+                }
+                _ => hir.clone(),
+            }
+        }
+        HirKind::Repetition(r) => Hir::repetition(r.with(fold_case(&r.sub))),
+        HirKind::Capture(c) => fold_case(&c.sub),
+        HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
+    }
+}
+
 /// The top-level concatenation of `hir` as a list (capture groups do not change what
 /// matches, so their concatenations are spliced in).
 fn flatten(hir: &Hir, out: &mut Vec<Hir>) {
@@ -178,36 +202,80 @@ fn flatten(hir: &Hir, out: &mut Vec<Hir>) {
 mod tests {
     use super::*;
 
-    fn regions(pattern: &str, content: &str) -> Option<Vec<(usize, usize)>> {
-        let plan = LinePlan::new(pattern)?;
-        let mut out = Vec::new();
-        plan.regions(content.as_bytes(), &mut out);
-        Some(out)
+    fn kw(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn anchors(pattern: &str, keywords: &[&str]) -> Option<Vec<String>> {
+        LinePlan::new(pattern, &kw(keywords)).map(|p| p.anchors)
     }
 
     #[test]
     fn plans_only_for_single_line_regexes_with_literals() {
-        // A leading class run, then literals: planned.
-        assert!(LinePlan::new(r"(?i)[a-z_]*(?:password|pwd)[ \t]*=[ \t]*(?P<s>\S{8,})").is_some());
+        // A leading class run, then literals (lower-cased, deduplicated; the longest ones).
+        let p = r"(?i)[a-z_]*(?:password|pwd)[ \t]*=[ \t]*(?P<s>\S{8,})";
+        assert_eq!(
+            anchors(p, &[]).unwrap(),
+            [
+                "password\t",
+                "password ",
+                "password=",
+                "password=\t",
+                "password= ",
+                "pwd\t",
+                "pwd ",
+                "pwd=",
+                "pwd=\t",
+                "pwd= "
+            ]
+        );
+        assert_eq!(anchors(r"\bGHP_[A-Z0-9]{36}\b", &[]).unwrap(), ["ghp_"]);
         // Can cross lines: `\s` holds `\n`; `(?s).` too.
-        assert!(LinePlan::new(r"password\s*=\s*(\S+)").is_none());
-        assert!(LinePlan::new(r"(?s)password.*").is_none());
-        assert!(LinePlan::new(r"-----BEGIN[^-]+-----").is_none());
-        // No literal anywhere.
-        assert!(LinePlan::new(r"[A-Za-z0-9]{40}").is_none());
+        assert!(anchors(r"password\s*=\s*(\S+)", &["password"]).is_none());
+        assert!(anchors(r"(?s)password.*", &["password"]).is_none());
+        assert!(anchors(r"-----BEGIN[^-]+-----", &["begin"]).is_none());
+        // No literal anywhere, or only short ones.
+        assert!(anchors(r"[A-Za-z0-9]{40}", &[]).is_none());
+        assert!(anchors(r"[A-Za-z0-9]{40}-[0-9]", &[]).is_none());
         // Can match empty.
-        assert!(LinePlan::new(r"(?:pwd)?").is_none());
+        assert!(anchors(r"(?:pwd)?", &["pwd"]).is_none());
     }
 
     #[test]
-    fn regions_are_the_lines_holding_a_literal_merged_when_adjacent() {
-        let p = r"[a-z]*(?:pass|pwd)=\S+";
-        let text = "a\nx pass=1\ny pwd=2\nz\nq\nmypass=3";
-        // Lines 2-3 merged (bytes 2..19), line 6 to the end without a final newline.
-        assert_eq!(regions(p, text), Some(vec![(2, 19), (23, 31)]));
-        assert_eq!(regions(p, "nothing here\n"), Some(vec![]));
-        // The literals are the longest available: `pass=` and `pwd=`.
-        assert_eq!(regions(p, "pwd"), Some(vec![]));
-        assert_eq!(regions(p, "pwd="), Some(vec![(0, 4)]));
+    fn the_keywords_are_the_anchors_when_every_match_holds_one() {
+        let p = r"(?i)[a-z_]*(?:password|pwd)[ \t]*=[ \t]*(?P<s>\S{8,})";
+        assert_eq!(
+            anchors(p, &["password", "pwd"]).unwrap(),
+            ["password", "pwd"]
+        );
+        // A literal may hold more than the keyword.
+        assert_eq!(
+            anchors(r"\bXghp_[A-Z0-9]{36}\b", &["ghp"]).unwrap(),
+            ["ghp"]
+        );
+        // A match may lack `password`: the literals, not the keywords.
+        let a = anchors(p, &["pwd", "secret"]).unwrap();
+        assert!(a.len() > 2);
+        assert!(a
+            .iter()
+            .all(|a| a.starts_with("password") || a.starts_with("pwd")));
+    }
+
+    #[test]
+    fn regions_are_the_lines_of_the_anchor_ends_merged_when_adjacent() {
+        let plan = LinePlan {
+            anchors: vec!["pwd".into()],
+        };
+        let text = b"a\nx pass=1\ny pwd=2\nz\nq\nmypass=3";
+        let mut out = Vec::new();
+        // Ends at bytes 7 and 8 (line 2), 15 (line 3), 29 (line 6, no final newline).
+        plan.regions(text, &[7, 8, 15, 29], &mut out);
+        assert_eq!(out, [(2, 19), (23, 31)]);
+        out.clear();
+        plan.regions(text, &[0, 1], &mut out);
+        assert_eq!(out, [(0, 2)]);
+        out.clear();
+        plan.regions(text, &[], &mut out);
+        assert!(out.is_empty());
     }
 }

@@ -137,6 +137,7 @@ impl Rule {
             .collect();
         keywords.sort();
         keywords.dedup();
+        let lines = LinePlan::new(&def.regex, &keywords);
         Ok(Rule {
             id: id.to_string(),
             category: def.category.clone(),
@@ -148,7 +149,7 @@ impl Rule {
             path,
             allow,
             entropy: def.entropy,
-            lines: LinePlan::new(&def.regex),
+            lines,
         })
     }
 }
@@ -156,15 +157,15 @@ impl Rule {
 impl Rule {
     /// Calls `each(match, secret)` (byte spans; `secret` is the first secret group that
     /// took part, if any) for every match of the regex in `content`, in order, as
-    /// `captures_iter` finds them; with `plan`, only the lines it selects are searched,
-    /// which finds the same matches (see [`LinePlan`]).
+    /// `captures_iter` finds them. With `regions` (from the rule's [`LinePlan`]), only those
+    /// runs of whole lines are searched, which finds the same matches.
     pub fn for_each_match(
         &self,
         content: &[u8],
-        plan: Option<&LinePlan>,
+        regions: Option<&[(usize, usize)]>,
         mut each: impl FnMut((usize, usize), Option<(usize, usize)>),
     ) {
-        let Some(plan) = plan else {
+        let Some(regions) = regions else {
             for caps in self.regex.captures_iter(content) {
                 let Some(m) = caps.get(0) else { continue };
                 let secret = self.secret_groups.iter().find_map(|&g| caps.get(g));
@@ -172,10 +173,8 @@ impl Rule {
             }
             return;
         };
-        let mut regions = Vec::new();
-        plan.regions(content, &mut regions);
         let mut locs = self.regex.capture_locations();
-        for (start, end) in regions {
+        for &(start, end) in regions {
             // The haystack ends after the region's last line: look-around at its edge sees
             // the same bytes as in the whole content. Matches are never empty, so each
             // search resumes at the previous match's end.

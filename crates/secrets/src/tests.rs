@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::*;
+use crate::rules::Rule;
 
 // ------------------------------------------------------------------ case templates
 
@@ -414,6 +415,22 @@ fn binary_content_is_skipped() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].start_line, 21);
     assert!(f[0].matched.starts_with("t=****"));
+    // Text that is mostly multi-byte UTF-8 (more than 30% non-ASCII bytes, all valid).
+    let cyrillic = "пароль = секрет\n".repeat(400);
+    assert!(!looks_binary(cyrillic.as_bytes()));
+    // The 30% threshold, with invalid bytes (lone 0xff) among ASCII.
+    let mix = |invalid: usize| {
+        let mut t = vec![b'a'; 1000 - invalid];
+        t.extend(std::iter::repeat_n(0xffu8, invalid));
+        t
+    };
+    assert!(!looks_binary(&mix(250)));
+    assert!(!looks_binary(&mix(300)));
+    assert!(looks_binary(&mix(301)));
+    // Non-ASCII bytes above 30%, but valid: text.
+    let mut valid = "é".repeat(200).into_bytes();
+    valid.extend_from_slice(&[b'a'; 400]);
+    assert!(!looks_binary(&valid));
     // A NUL after the first 8 KiB does not make a text file binary.
     let mut late = b"a\n".repeat(5000);
     late.push(0);
@@ -591,12 +608,45 @@ rules:
     );
 }
 
-/// Every rule with a line plan finds, with it, exactly the matches (and secret groups) of a
-/// whole-file search: on every case text alone, inside other lines, with CRLF endings, and
-/// on all case texts of all rules joined in one file with assorted separators.
-#[test]
-fn line_plans_find_exactly_the_matches_of_a_whole_file_search() {
-    let s = Scanner::builtin();
+/// The regions a rule's line plan selects in `text`, anchor ends found by a plain search
+/// (independently of the keyword automaton).
+fn plan_regions(rule: &Rule, text: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let plan = rule.lines.as_ref()?;
+    let mut ends: Vec<usize> = Vec::new();
+    for k in &plan.anchors {
+        let k = k.as_bytes();
+        for (i, w) in text.windows(k.len()).enumerate() {
+            if w.eq_ignore_ascii_case(k) {
+                ends.push(i + k.len() - 1);
+            }
+        }
+    }
+    ends.sort_unstable();
+    ends.dedup();
+    let mut out = Vec::new();
+    plan.regions(text, &ends, &mut out);
+    Some(out)
+}
+
+/// A match and its secret group (byte spans).
+type Span = (usize, usize);
+
+/// All matches (and secret groups) of `rule` in `text`, whole-file or with its line plan.
+fn matches(rule: &Rule, text: &[u8], planned: bool) -> Vec<(Span, Option<Span>)> {
+    let regions = if planned {
+        plan_regions(rule, text)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    rule.for_each_match(text, regions.as_deref(), |m, g| out.push((m, g)));
+    out
+}
+
+/// Texts for the differential tests: every case text of every rule alone, inside other
+/// lines, twice on a line, with CRLF endings, and all of them joined in one file with
+/// assorted separators.
+fn case_texts() -> Vec<String> {
     let mut snippets = Vec::new();
     for c in cases().values() {
         for t in c.tp.iter().chain(&c.tn) {
@@ -624,29 +674,80 @@ fn line_plans_find_exactly_the_matches_of_a_whole_file_search() {
         }
     }
     texts.push(all);
-    let (mut planned, mut found) = (0, 0);
+    texts
+}
+
+/// Every rule with a line plan finds, with it, exactly the matches (and secret groups) of a
+/// whole-file search.
+#[test]
+fn line_plans_find_exactly_the_matches_of_a_whole_file_search() {
+    let s = Scanner::builtin();
+    let texts = case_texts();
+    let (mut by_keywords, mut by_literals, mut found) = (0, 0, 0);
     for rule in &s.rules {
-        let Some(plan) = &rule.lines else { continue };
-        planned += 1;
+        match &rule.lines {
+            None => continue,
+            Some(plan) if plan.anchors == rule.keywords => by_keywords += 1,
+            Some(_) => by_literals += 1,
+        }
         for t in &texts {
-            let (mut whole, mut lines) = (Vec::new(), Vec::new());
-            rule.for_each_match(t.as_bytes(), None, |m, g| whole.push((m, g)));
-            rule.for_each_match(t.as_bytes(), Some(plan), |m, g| lines.push((m, g)));
-            assert_eq!(lines, whole, "rule {} on {t:?}", rule.id);
+            let whole = matches(rule, t.as_bytes(), false);
+            assert_eq!(
+                matches(rule, t.as_bytes(), true),
+                whole,
+                "rule {} on {t:?}",
+                rule.id
+            );
             found += whole.len();
         }
     }
-    assert!(planned >= 3, "{planned} rules with a line plan");
-    assert!(found >= 100, "{found} matches compared");
+    assert!(
+        by_keywords >= 50 && by_literals >= 1,
+        "{by_keywords} {by_literals}"
+    );
+    assert!(found >= 1000, "{found} matches compared");
+}
+
+/// The whole scanner, with the keyword automaton's positions feeding the line plans, reports
+/// what it reports with every line plan turned off.
+#[test]
+fn scanning_with_line_plans_equals_scanning_without() {
+    let with = Scanner::builtin();
+    let mut without = with.clone();
+    for r in &mut without.rules {
+        r.lines = None;
+    }
+    let key = |s: &Scanner, t: &str| {
+        s.find("app/config/settings.txt", t.as_bytes())
+            .iter()
+            .map(|c| (c.rule, c.whole, c.secret))
+            .collect::<Vec<_>>()
+    };
+    let mut found = 0;
+    for t in case_texts() {
+        let want = key(&without, &t);
+        assert_eq!(key(&with, &t), want, "{t:?}");
+        found += want.len();
+    }
+    assert!(found >= 500, "{found} findings compared");
 }
 
 /// The same for hand-written regexes with line anchors, word boundaries and alternatives.
 #[test]
 fn line_plans_keep_look_around_at_region_edges() {
     let patterns = [
-        r"(?m)^[ \t]*(?:export[ \t]+)?[a-z_]*pwd[ \t]*=[ \t]*(?P<secret>\S{3,})[ \t]*\r?$",
-        r"(?i)[a-z_.-]*(?:password|passwd)\b[ \t]*[:=][ \t]*(?P<secret>[^\s'\x22]{3,})",
-        r"(?m)(?:^|[^a-z\n])[a-z]*token[a-z]*=(?P<secret>[a-z0-9]{4,})$",
+        (
+            r"(?m)^[ \t]*(?:export[ \t]+)?[a-z_]*pwd[ \t]*=[ \t]*(?P<secret>\S{3,})[ \t]*\r?$",
+            "pwd",
+        ),
+        (
+            r"(?i)[a-z_.-]*(?:password|passwd)\b[ \t]*[:=][ \t]*(?P<secret>[^\s'\x22]{3,})",
+            "passw",
+        ),
+        (
+            r"(?m)(?:^|[^a-z\n])[a-z]*token[a-z]*=(?P<secret>[a-z0-9]{4,})$",
+            "token",
+        ),
     ];
     let texts = [
         "pwd=abc\n",
@@ -656,26 +757,23 @@ fn line_plans_keep_look_around_at_region_edges() {
         "tokentoken=aaaa\ntoken=bbbb\r\n",
         "no secrets\n\n\n",
     ];
-    for p in patterns {
-        let def: config::RuleDef = serde_yaml::from_str(&format!(
-            "{{id: t, category: c, title: t, severity: LOW, regex: '{}'}}",
-            p.replace('\'', "''")
-        ))
-        .unwrap();
-        let rule = Rule::compile(&def).unwrap();
-        let plan = rule
-            .lines
-            .as_ref()
-            .unwrap_or_else(|| panic!("no plan for {p}"));
-        let mut found = 0;
-        for t in texts {
-            let (mut whole, mut lines) = (Vec::new(), Vec::new());
-            rule.for_each_match(t.as_bytes(), None, |m, g| whole.push((m, g)));
-            rule.for_each_match(t.as_bytes(), Some(plan), |m, g| lines.push((m, g)));
-            assert_eq!(lines, whole, "{p} on {t:?}");
-            found += whole.len();
+    for (p, keyword) in patterns {
+        for keywords in [vec![], vec![keyword]] {
+            let def: config::RuleDef = serde_yaml::from_str(&format!(
+                "{{id: t, category: c, title: t, severity: LOW, regex: '{}', keywords: {keywords:?}}}",
+                p.replace('\'', "''")
+            ))
+            .unwrap();
+            let rule = Rule::compile(&def).unwrap();
+            assert!(rule.lines.is_some(), "no plan for {p} {keywords:?}");
+            let mut found = 0;
+            for t in texts {
+                let whole = matches(&rule, t.as_bytes(), false);
+                assert_eq!(matches(&rule, t.as_bytes(), true), whole, "{p} on {t:?}");
+                found += whole.len();
+            }
+            assert!(found >= 2, "{p}: {found} matches");
         }
-        assert!(found >= 2, "{p}: {found} matches");
     }
 }
 
