@@ -13,33 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
-use sightline_image::RegistryOptions;
-use sightline_vulndb::install::{write_archive, DbKind};
 use support::cluster::{cluster, wait_for, Cluster, Operator};
 use support::*;
-
-const DB_LAYER: &str = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip";
-const DB_CONFIG: &str = "application/vnd.aquasec.trivy.config.v1+json";
-
-/// Publishes the DB in `dir` (trivy.db + metadata.json) at `reference` as trivy-db does.
-pub fn publish_db(reference: &str, dir: &Path) {
-    let mut blob = Vec::new();
-    write_archive(dir, DbKind::Vuln, &mut blob).unwrap();
-    let layer = PushLayer {
-        data: blob,
-        media_type: DB_LAYER.to_string(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(push_artifact(
-        reference,
-        &RegistryOptions::default(),
-        DB_CONFIG,
-        vec![layer],
-    ))
-    .unwrap();
-}
 
 /// A DB like the fixture DB plus one advisory (`CVE-2099-0001`, unfixed) for Debian 12's
 /// `bash`, in `out/`.

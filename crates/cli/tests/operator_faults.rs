@@ -15,24 +15,8 @@ use support::*;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn publish_fixture_db(registry: &str, name: &str) -> String {
-    use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
-    use sightline_vulndb::install::{write_archive, DbKind};
     let repo = format!("{registry}/{name}-{}/trivy-db", std::process::id());
-    let mut blob = Vec::new();
-    write_archive(&fixture_cache().join("db"), DbKind::Vuln, &mut blob).unwrap();
-    let layer = PushLayer {
-        data: blob,
-        media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".into(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(push_artifact(
-        &format!("{repo}:2"),
-        &RegistryOptions::default(),
-        "application/vnd.aquasec.trivy.config.v1+json",
-        vec![layer],
-    ))
-    .unwrap();
+    publish_db(&format!("{repo}:2"), &fixture_cache().join("db"));
     repo
 }
 
@@ -369,32 +353,12 @@ fn a_report_too_big_for_etcd_is_trimmed_not_rejected() {
         &sightline_vulndb::Metadata::fresh(chrono::Utc::now()),
     )
     .unwrap();
-    let repo = {
-        use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
-        use sightline_vulndb::install::{write_archive, DbKind};
-        let repo = format!(
-            "{}/sl-fault-size-{}/trivy-db",
-            reg.registry,
-            std::process::id()
-        );
-        let mut blob = Vec::new();
-        write_archive(&db_dir, DbKind::Vuln, &mut blob).unwrap();
-        let layer = PushLayer {
-            data: blob,
-            media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".into(),
-            annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-        };
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(push_artifact(
-                &format!("{repo}:2"),
-                &RegistryOptions::default(),
-                "application/vnd.aquasec.trivy.config.v1+json",
-                vec![layer],
-            ))
-            .unwrap();
-        repo
-    };
+    let repo = format!(
+        "{}/sl-fault-size-{}/trivy-db",
+        reg.registry,
+        std::process::id()
+    );
+    publish_db(&format!("{repo}:2"), &db_dir);
     let op = start(&c, work.path(), apps, system, &repo, &[]);
     let image = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
     c.kubectl(&[

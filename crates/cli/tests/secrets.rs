@@ -437,6 +437,86 @@ allow-rules:
     assert!(bad.stdout.is_empty());
 }
 
+/// `sightline image --scanners secret --format json ARGS` run in `dir`.
+fn scan_secrets_in(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["image", "--scanners", "secret", "--format", "json"])
+        .args(extra)
+        .current_dir(dir)
+        .env_remove("DOCKER_CONFIG")
+        .env("HOME", "/nonexistent-home-for-tests")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn trivy_secret_yaml_in_the_working_directory_is_the_default_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = OciLayoutWriter::create(&tmp.path().join("l")).unwrap();
+    let acme = "acme_0123456789abcdefghij0123456789ab";
+    w.add_image(
+        "t",
+        &[TestLayer::gzip(
+            &TarBuilder::new()
+                .file("srv/app/.env", format!("ACME={acme}\nGH={TOKEN_A}\n"))
+                .build(),
+        )],
+    )
+    .unwrap();
+    let l = layout_arg(&tmp.path().join("l"), "t");
+    let rules_of = |stdout: &str| -> Vec<String> {
+        secrets_of(&serde_json::from_str(stdout).unwrap())
+            .into_iter()
+            .map(|(_, rule, ..)| rule)
+            .collect()
+    };
+    // No trivy-secret.yaml here: the built-in rules, silently.
+    let bare = tmp.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    let (code, stdout, stderr) = scan_secrets_in(&bare, &["--input", &l]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(rules_of(&stdout), ["github-pat"]);
+    // trivy-secret.yaml in the working directory is read without --secret-config.
+    let with = tmp.path().join("with");
+    std::fs::create_dir(&with).unwrap();
+    std::fs::write(
+        with.join("trivy-secret.yaml"),
+        "rules:\n  - id: acme-token\n    category: ACME\n    title: ACME token\n    severity: HIGH\n    regex: '\\b(?P<secret>acme_[a-z0-9]{32})\\b'\n    keywords: [acme_]\ndisable-rules: [github-pat]\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = scan_secrets_in(&with, &["--input", &l]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(rules_of(&stdout), ["acme-token"]);
+    assert!(stderr.contains("trivy-secret.yaml"), "{stderr}");
+    // --secret-config wins over it.
+    let other = tmp.path().join("other.yaml");
+    std::fs::write(&other, "disable-rules: [aws-access-key-id]\n").unwrap();
+    let (code, stdout, stderr) = scan_secrets_in(
+        &with,
+        &["--input", &l, "--secret-config", other.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(rules_of(&stdout), ["github-pat"]);
+    // A broken default file is an error naming it, as an explicit one is.
+    std::fs::write(with.join("trivy-secret.yaml"), "rules: [{id: x}]\n").unwrap();
+    let (code, stdout, stderr) = scan_secrets_in(&with, &["--input", &l]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("trivy-secret.yaml"), "{stderr}");
+    assert!(stdout.is_empty());
+    // A missing file named explicitly is an error.
+    let (code, _, stderr) = scan_secrets_in(
+        &bare,
+        &["--input", &l, "--secret-config", "trivy-secret.yaml"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("trivy-secret.yaml"), "{stderr}");
+}
+
 /// An uncompressed layer of one regular file of `size` zero bytes, streamed into the layout
 /// (never in memory, a hole on disk).
 fn zero_entry_layer(w: &OciLayoutWriter, path: &str, size: u64) -> LayerRef {

@@ -487,3 +487,29 @@ pub fn secrets_of(report: &serde_json::Value) -> Vec<(String, String, u64, u64, 
 pub fn skopeo_hash(data: &[u8]) -> String {
     sha2_free::sha256_hex(data)
 }
+
+/// Publishes the DB in `dir` (trivy.db + metadata.json) at `reference` (a `:2` tag) as
+/// trivy-db does: one layer of the DB media type, titled `db.tar.gz`.
+pub fn publish_db(reference: &str, dir: &Path) {
+    use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
+    let mut blob = Vec::new();
+    sightline_vulndb::install::write_archive(
+        dir,
+        sightline_vulndb::install::DbKind::Vuln,
+        &mut blob,
+    )
+    .unwrap();
+    let layer = PushLayer {
+        data: blob,
+        media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".to_string(),
+        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(push_artifact(
+        reference,
+        &sightline_image::RegistryOptions::default(),
+        "application/vnd.aquasec.trivy.config.v1+json",
+        vec![layer],
+    ))
+    .unwrap();
+}
