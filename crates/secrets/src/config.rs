@@ -23,6 +23,22 @@ pub(crate) struct RuleDef {
     pub allow_rules: Vec<AllowDef>,
     #[serde(default)]
     pub entropy: Option<f64>,
+    /// Regions of a file where this rule reports nothing.
+    #[serde(default)]
+    pub exclude_block: Option<ExcludeBlockDef>,
+}
+
+/// `exclude-block` (Trivy's format): secrets lying wholly inside a match of one of `regexes`
+/// are not reported.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ExcludeBlockDef {
+    /// Documentation only.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub regexes: Vec<String>,
 }
 
 /// An allow rule as written in YAML.
@@ -78,6 +94,8 @@ pub(crate) struct ConfigFile {
     pub disable_allow_rules: Vec<String>,
     #[serde(default)]
     pub max_file_size: Option<ByteSize>,
+    #[serde(default)]
+    pub exclude_block: Option<ExcludeBlockDef>,
 }
 
 /// A size in bytes: an integer, or a string with a unit (`10MiB`, `512 KiB`, `1GB`).

@@ -66,12 +66,20 @@ pub struct SecretFinding {
     pub start_line: usize,
     /// 1-based last line of the match.
     pub end_line: usize,
+    /// Byte offset of the secret in the file (Trivy's `Offset`; omitted when 0, as Trivy's
+    /// `omitempty` does).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offset: usize,
     /// The matched line(s) with the secret replaced by `*` characters. Never the raw secret.
     pub matched: String,
     /// The match's lines and a few around them, every secret of the file masked (Trivy's
     /// `Code.Lines`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code: Vec<CodeLine>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One line of context around a finding (Trivy's `Code.Lines[]`). Masked like
@@ -133,6 +141,8 @@ pub struct Scanner {
     global_allow: Vec<AllowRule>,
     /// Global path-only allow rules: such files are never read.
     skip_paths: RegexSet,
+    /// Global `exclude-block` regexes: secrets wholly inside one of their matches are dropped.
+    exclude: Vec<regex::bytes::Regex>,
     max_file_size: u64,
 }
 
@@ -162,8 +172,13 @@ impl Scanner {
     /// The built-in rules.
     pub fn builtin() -> Scanner {
         let (rules, allow) = builtin_parts();
-        Scanner::assemble(rules.clone(), allow.clone(), DEFAULT_MAX_FILE_SIZE)
-            .unwrap_or_else(|e| panic!("built-in rules: {e}"))
+        Scanner::assemble(
+            rules.clone(),
+            allow.clone(),
+            Vec::new(),
+            DEFAULT_MAX_FILE_SIZE,
+        )
+        .unwrap_or_else(|e| panic!("built-in rules: {e}"))
     }
 
     /// Built-in rules adjusted by a YAML config (custom rules, disabled rules, allow rules).
@@ -243,10 +258,16 @@ impl Scanner {
             .max_file_size
             .map(|s| s.0)
             .unwrap_or(DEFAULT_MAX_FILE_SIZE);
-        Scanner::assemble(rules, allow, max).map_err(err)
+        let exclude = rules::compile_exclude(file.exclude_block.as_ref(), "global").map_err(err)?;
+        Scanner::assemble(rules, allow, exclude, max).map_err(err)
     }
 
-    fn assemble(rules: Vec<Rule>, allow: Vec<AllowRule>, max: u64) -> Result<Scanner, String> {
+    fn assemble(
+        rules: Vec<Rule>,
+        allow: Vec<AllowRule>,
+        exclude: Vec<regex::bytes::Regex>,
+        max: u64,
+    ) -> Result<Scanner, String> {
         // One automaton pattern per keyword that contains no other keyword: a keyword that
         // contains another (`secret_key` contains `secret`) only occurs where the shorter
         // one does, so its rules hang on the shorter pattern (a smaller, faster automaton,
@@ -327,6 +348,7 @@ impl Scanner {
             always,
             global_allow,
             skip_paths,
+            exclude,
             max_file_size: max,
         })
     }
@@ -406,6 +428,7 @@ impl Scanner {
         keyword_ends.dedup();
         let mut found: Vec<Candidate> = Vec::new();
         let (mut regions, mut ends) = (Vec::new(), Vec::new());
+        let mut excluded = Exclusions::default();
         for &ri in &active {
             let rule = &self.rules[ri];
             let regions = rule.lines.as_ref().map(|plan| {
@@ -418,27 +441,29 @@ impl Scanner {
                 &regions[..]
             });
             rule.for_each_match(content, regions, |whole, secret| {
-                self.consider(ri, path, content, whole, secret, &mut found);
+                let m = Match { whole, secret };
+                self.consider(ri, path, content, m, &mut excluded, &mut found);
             });
         }
         found.sort_by_key(|c| (c.secret.0, c.rule));
         found
     }
 
-    /// Keeps a match of rule `ri` (`whole`, and the secret group's span) in `found` unless a
-    /// filter drops it (no or empty secret, entropy, allow rules, or a secret an earlier rule
-    /// already reported).
+    /// Keeps a match of rule `ri` in `found` unless a filter drops it (no or empty secret,
+    /// entropy, allow rules, exclude blocks, or a secret an earlier rule already reported).
     fn consider(
         &self,
         ri: usize,
         path: &str,
         content: &[u8],
-        whole: (usize, usize),
-        group: Option<(usize, usize)>,
+        m: Match,
+        excluded: &mut Exclusions,
         found: &mut Vec<Candidate>,
     ) {
         let rule = &self.rules[ri];
-        let Some(group) = group else { return };
+        let (whole, Some(group)) = (m.whole, m.secret) else {
+            return;
+        };
         let secret = trim_ws(content, group.0, group.1);
         if secret.0 >= secret.1 {
             return;
@@ -453,6 +478,9 @@ impl Scanner {
         if rule.allow.iter().any(|a| a.allows(path, bytes))
             || self.global_allow.iter().any(|a| a.allows(path, bytes))
         {
+            return;
+        }
+        if excluded.covers(self, ri, content, secret) {
             return;
         }
         // The earlier rule wins a secret reported twice (rules are listed from specific to
@@ -556,9 +584,49 @@ impl Scanner {
             title: rule.title.clone(),
             start_line,
             end_line,
+            offset: c.secret.0,
             matched,
             code,
         }
+    }
+}
+
+/// A regex match: the whole match and the secret group's span (byte ranges).
+struct Match {
+    whole: (usize, usize),
+    secret: Option<(usize, usize)>,
+}
+
+/// The `exclude-block` spans of one file, found when first needed (global ones once, a
+/// rule's own while its matches are considered).
+#[derive(Default)]
+struct Exclusions {
+    global: Option<Vec<(usize, usize)>>,
+    rule: Option<(usize, Vec<(usize, usize)>)>,
+}
+
+impl Exclusions {
+    /// `true` when the secret `span` found by rule `ri` lies wholly inside an exclude block
+    /// (Trivy's test: block start <= secret start and secret end <= block end).
+    fn covers(&mut self, s: &Scanner, ri: usize, content: &[u8], span: (usize, usize)) -> bool {
+        let inside =
+            |blocks: &[(usize, usize)]| blocks.iter().any(|&(bs, be)| bs <= span.0 && span.1 <= be);
+        if !s.exclude.is_empty()
+            && inside(
+                self.global
+                    .get_or_insert_with(|| rules::blocks(&s.exclude, content)),
+            )
+        {
+            return true;
+        }
+        let own = &s.rules[ri].exclude;
+        if own.is_empty() {
+            return false;
+        }
+        if self.rule.as_ref().is_none_or(|(r, _)| *r != ri) {
+            self.rule = Some((ri, rules::blocks(own, content)));
+        }
+        self.rule.as_ref().is_some_and(|(_, b)| inside(b))
     }
 }
 

@@ -3,7 +3,7 @@
 use regex::bytes::{Regex, RegexBuilder};
 use sightline_api::vuln::Severity;
 
-use crate::config::{AllowDef, RuleDef};
+use crate::config::{AllowDef, ExcludeBlockDef, RuleDef};
 use crate::lines::LinePlan;
 
 /// Compiled-program size limit per regex (the default 10 MiB is too small for a few of the
@@ -85,6 +85,27 @@ pub(crate) struct Rule {
     /// Run the regex only on the lines holding one of these literals (same matches as a
     /// whole-file search, see [`LinePlan`]).
     pub lines: Option<LinePlan>,
+    /// `exclude-block` regexes: secrets wholly inside one of their matches are dropped.
+    pub exclude: Vec<Regex>,
+}
+
+/// Compiles the regexes of an `exclude-block`.
+pub(crate) fn compile_exclude(
+    def: Option<&ExcludeBlockDef>,
+    owner: &str,
+) -> Result<Vec<Regex>, String> {
+    def.map_or(&[][..], |d| &d.regexes)
+        .iter()
+        .map(|p| compile(p).map_err(|e| format!("{owner}: exclude-block: {e}")))
+        .collect()
+}
+
+/// The spans of `content` matched by any of `regexes` (exclude blocks).
+pub(crate) fn blocks(regexes: &[Regex], content: &[u8]) -> Vec<(usize, usize)> {
+    regexes
+        .iter()
+        .flat_map(|r| r.find_iter(content).map(|m| (m.start(), m.end())))
+        .collect()
 }
 
 impl Rule {
@@ -138,6 +159,7 @@ impl Rule {
         keywords.sort();
         keywords.dedup();
         let lines = LinePlan::new(&def.regex, &keywords);
+        let exclude = compile_exclude(def.exclude_block.as_ref(), &owner)?;
         Ok(Rule {
             id: id.to_string(),
             category: def.category.clone(),
@@ -150,6 +172,7 @@ impl Rule {
             allow,
             entropy: def.entropy,
             lines,
+            exclude,
         })
     }
 }

@@ -778,6 +778,90 @@ fn line_plans_keep_look_around_at_region_edges() {
 }
 
 #[test]
+fn exclude_blocks_drop_the_secrets_wholly_inside_them() {
+    let token = |c: char| format!("ghp_{}", c.to_string().repeat(36));
+    let text = format!(
+        "a = {}\n# --- fixtures start ---\nb = {}\nc = {}\n# --- fixtures end ---\nd = {}\n",
+        token('a'),
+        token('b'),
+        token('c'),
+        token('d')
+    );
+    let lines = |s: &Scanner| {
+        s.scan("app/x.env", text.as_bytes())
+            .iter()
+            .map(|f| f.start_line)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&Scanner::builtin()), [1, 3, 4, 6]);
+    // Global, Trivy's format: the block spans lines (`(.|\s)*`).
+    let global = Scanner::from_yaml(
+        "exclude-block:\n  description: test fixtures\n  regexes:\n    - '--- fixtures start ---(.|\\s)*--- fixtures end ---'\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(lines(&global), [1, 6]);
+    // A block holding only part of a secret does not hide it.
+    let partial = Scanner::from_yaml(
+        "exclude-block:\n  regexes: ['ghp_aaaa', 'c = ghp_c{10}']\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(lines(&partial), [1, 3, 4, 6]);
+    // Per rule: only that rule's findings.
+    let rule = |id: &str| {
+        format!(
+            "rules:\n  - id: {id}\n    category: GitHub\n    title: t\n    severity: HIGH\n    regex: '(?P<secret>ghp_[a-z]{{36}})'\n    keywords: [ghp_]\n    exclude-block:\n      regexes: ['(?s)start ---.*--- fixtures end']\n"
+        )
+    };
+    let own = Scanner::from_yaml(&rule("github-pat"), "t").unwrap();
+    assert_eq!(lines(&own), [1, 6]);
+    let other = Scanner::from_yaml(
+        &format!("{}disable-rules: [github-pat]\n", rule("mine")),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(lines(&other), [1, 6]);
+    let mut mixed = rule("mine");
+    mixed.push_str("disable-rules: [github-pat]\n");
+    mixed = mixed.replace("(?P<secret>ghp_[a-z]{36})", "(?P<secret>ghp_[a-c]{36})");
+    let s = Scanner::from_yaml(&mixed, "t").unwrap();
+    assert_eq!(lines(&s), [1]);
+}
+
+#[test]
+fn findings_carry_the_byte_offset_of_the_secret() {
+    let s = Scanner::builtin();
+    let token = format!("ghp_{}", "x1Y2".repeat(9));
+    let text = format!("first line\ntoken = {token}\n");
+    let f = s.scan("app/x", text.as_bytes());
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].offset, text.find("ghp_").unwrap());
+    assert_eq!(&text[f[0].offset..f[0].offset + 4], "ghp_");
+    // Serialized like Trivy's `Offset int json:",omitempty"`: absent when 0.
+    let at_zero = s.scan("app/x", token.as_bytes());
+    assert_eq!(at_zero[0].offset, 0);
+    assert!(!serde_yaml::to_string(&at_zero[0])
+        .unwrap()
+        .contains("offset"));
+    let yaml = serde_yaml::to_string(&f[0]).unwrap();
+    assert!(yaml.contains(&format!("offset: {}", f[0].offset)), "{yaml}");
+}
+
+#[test]
+fn the_readme_example_config_is_valid() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```yaml\n# Custom rules.")
+        .expect("the example")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let s = Scanner::from_yaml(&readme[start..end], "README.md").unwrap();
+    assert_eq!(s.rules().next().unwrap().id, "acme-internal-token");
+    assert_eq!(s.exclude.len(), 1);
+}
+
+#[test]
 fn config_errors_are_clear() {
     let bad = |yaml: &str, want: &str| {
         let e = Scanner::from_yaml(yaml, "my.yaml").unwrap_err().to_string();
@@ -795,7 +879,8 @@ fn config_errors_are_clear() {
     bad("disable-rules: [no-such-rule]", "no-such-rule");
     bad("disable-allow-rules: [nope]", "nope");
     bad("enable-builtin-rules: [nope]", "nope");
-    bad("exclude-block: {}", "unknown field");
+    bad("exclude-block: {regex: x}", "unknown field");
+    bad("exclude-block: {regexes: ['(']}", "exclude-block");
     bad("allow-rules:\n  - id: empty\n", "needs `regex` or `path`");
     bad("max-file-size: 12 parsecs", "size");
     bad(&format!("{}{}", rule("(?P<secret>x)"), "  - id: r1\n    category: c\n    title: t\n    severity: LOW\n    regex: '(?P<secret>y)'\n"), "twice");
