@@ -82,7 +82,8 @@ pub struct ImageArgs {
     )]
     pub scanners: Vec<ScannerKind>,
     /// Secret rules config (Trivy's trivy-secret.yaml format: custom rules, disable-rules,
-    /// allow-rules, max-file-size; see crates/secrets/README.md).
+    /// allow-rules, exclude-block, max-file-size; see crates/secrets/README.md). Without
+    /// it, ./trivy-secret.yaml is used when it exists, as Trivy does.
     #[arg(long, value_name = "FILE")]
     pub secret_config: Option<PathBuf>,
     /// Output format.
@@ -120,8 +121,8 @@ pub async fn run(args: ImageArgs, quiet: bool) -> Result<u8> {
     }
     // Rules before anything else: a bad config fails at once.
     let secrets = if secret {
-        let scanner = match &args.secret_config {
-            Some(path) => sightline_secrets::Scanner::with_config(path)?,
+        let scanner = match secret_config_path(args.secret_config.as_deref()) {
+            Some(path) => sightline_secrets::Scanner::with_config(&path)?,
             None => sightline_secrets::Scanner::builtin(),
         };
         Some(Arc::new(scanner))
@@ -198,3 +199,23 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
         .map_err(|e: sightline_api::vuln::UnknownSeverity| e.to_string())
 }
+
+/// The secret config Trivy would read: the file named by `--secret-config` (a missing one is
+/// an error when loading it), else `trivy-secret.yaml` in the working directory when it
+/// exists (Trivy's default; its absence is fine).
+fn secret_config_path(explicit: Option<&std::path::Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    let default = PathBuf::from(DEFAULT_SECRET_CONFIG);
+    if default.is_file() {
+        tracing::info!("secret rules: loading {DEFAULT_SECRET_CONFIG} from the working directory");
+        Some(default)
+    } else {
+        None
+    }
+}
+
+/// The secret config read from the working directory without `--secret-config` (Trivy's
+/// default).
+const DEFAULT_SECRET_CONFIG: &str = "trivy-secret.yaml";
