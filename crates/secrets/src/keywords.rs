@@ -64,7 +64,7 @@ pub(crate) struct Table {
 }
 
 /// Largest table kept (entries); larger automata use [`KeywordGate::Automaton`].
-const MAX_TABLE_ENTRIES: usize = 1 << 26;
+const MAX_TABLE_ENTRIES: usize = 1 << 24;
 
 impl KeywordGate {
     /// Builds the gate over `patterns` (lower-cased, matched ASCII-case-insensitively);
@@ -132,21 +132,35 @@ impl Table {
         let start = dfa.start_state(Anchored::No).ok()?;
         // Every state reachable from the start state, in discovery order.
         let mut states: Vec<StateID> = vec![start];
-        let mut index: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+        // State id -> its index in `states` (`usize::MAX`: not seen yet); ids are small
+        // (offsets into the DFA's own table).
+        let mut index: Vec<usize> = Vec::new();
+        let mut seen = |sid: StateID, states: &mut Vec<StateID>| -> usize {
+            let k = sid.as_usize();
+            if k >= index.len() {
+                index.resize(k + 1, usize::MAX);
+            }
+            if index[k] == usize::MAX {
+                index[k] = states.len();
+                states.push(sid);
+            }
+            index[k]
+        };
+        seen(start, &mut states);
+        let mut next_index: Vec<[u32; 256]> = Vec::new();
         let mut i = 0;
         while i < states.len() {
             let s = states[i];
+            let mut row = [0u32; 256];
             for b in 0..=255u8 {
                 let next = dfa.next_state(Anchored::No, s, b);
                 if dfa.is_dead(next) {
                     // An unanchored search never dies; anything else is not this design.
                     return None;
                 }
-                if let std::collections::hash_map::Entry::Vacant(e) = index.entry(next) {
-                    e.insert(states.len());
-                    states.push(next);
-                }
+                row[b as usize] = seen(next, &mut states) as u32;
             }
+            next_index.push(row);
             i += 1;
             if states.len().saturating_mul(256) > MAX_TABLE_ENTRIES {
                 return None;
@@ -154,13 +168,10 @@ impl Table {
         }
         // Byte classes: bytes with the same next state from every state.
         let mut classes = [0u8; 256];
-        let mut class_of: HashMap<Vec<StateID>, u8> = HashMap::new();
+        let mut class_of: HashMap<Vec<u32>, u8> = HashMap::new();
         let mut representative: Vec<u8> = Vec::new();
         for b in 0..=255u8 {
-            let column: Vec<StateID> = states
-                .iter()
-                .map(|&s| dfa.next_state(Anchored::No, s, b))
-                .collect();
+            let column: Vec<u32> = next_index.iter().map(|row| row[b as usize]).collect();
             let n = class_of.len();
             let c = *class_of.entry(column).or_insert_with(|| {
                 representative.push(b);
@@ -187,10 +198,10 @@ impl Table {
         let flag = u32::try_from(len).ok()?;
         flag.checked_mul(2)?;
         let mut trans = vec![0u32; len];
-        for (k, &s) in states.iter().enumerate() {
+        for (k, nexts) in next_index.iter().enumerate() {
             let row = new_index[k] * stride;
             for (c, &b) in representative.iter().enumerate() {
-                let next = index[&dfa.next_state(Anchored::No, s, b)];
+                let next = nexts[b as usize] as usize;
                 let id = (new_index[next] * stride) as u32;
                 trans[row + c] = if new_index[next] < matches {
                     id | flag

@@ -419,17 +419,35 @@ impl Scanner {
         {
             return Vec::new();
         }
-        let mut keyword_ends = Vec::new();
-        let active = self.active_rules(path, content, &mut keyword_ends);
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let found = self.find_in(path, content, &mut scratch);
+                scratch.trim();
+                found
+            }
+            Err(_) => self.find_in(path, content, &mut Scratch::default()),
+        })
+    }
+
+    /// [`Scanner::find`] past the file checks, with reusable buffers.
+    fn find_in(&self, path: &str, content: &[u8], scratch: &mut Scratch) -> Vec<Candidate> {
+        let Scratch {
+            on,
+            active,
+            keyword_ends,
+            ends,
+            regions,
+        } = scratch;
+        keyword_ends.clear();
+        self.active_rules(path, content, on, active, keyword_ends);
         if active.is_empty() {
             return Vec::new();
         }
         keyword_ends.sort_unstable();
         keyword_ends.dedup();
         let mut found: Vec<Candidate> = Vec::new();
-        let (mut regions, mut ends) = (Vec::new(), Vec::new());
         let mut excluded = Exclusions::default();
-        for &ri in &active {
+        for &ri in active.iter() {
             let rule = &self.rules[ri];
             let regions = rule.lines.as_ref().map(|plan| {
                 let from = keyword_ends.partition_point(|&(r, _)| r < ri);
@@ -437,7 +455,7 @@ impl Scanner {
                 ends.clear();
                 ends.extend(keyword_ends[from..to].iter().map(|&(_, end)| end));
                 regions.clear();
-                plan.regions(content, &ends, &mut regions);
+                plan.regions(content, ends, regions);
                 &regions[..]
             });
             rule.for_each_match(content, regions, |whole, secret| {
@@ -505,33 +523,38 @@ impl Scanner {
             .is_match(path.trim_start_matches('/').as_bytes())
     }
 
-    /// Indexes of the rules to run on `content`: those with a keyword in it (one pass of
-    /// the keyword automaton) or without keywords, minus those whose path filter rejects
-    /// `path`. `(rule, position)` pairs where the anchors of rules with a line plan end are
-    /// appended to `keyword_ends`.
+    /// Sets `active` to the indexes of the rules to run on `content`: those with a keyword in
+    /// it (one pass of the keyword automaton) or without keywords, minus those whose path
+    /// filter rejects `path` (`on` is a buffer). `(rule, position)` pairs where the anchors
+    /// of rules with a line plan end are appended to `keyword_ends`.
     fn active_rules(
         &self,
         path: &str,
         content: &[u8],
+        on: &mut Vec<bool>,
+        active: &mut Vec<usize>,
         keyword_ends: &mut Vec<(usize, usize)>,
-    ) -> Vec<usize> {
-        let mut on = vec![false; self.rules.len()];
+    ) {
+        on.clear();
+        on.resize(self.rules.len(), false);
         for &i in &self.always {
             on[i] = true;
         }
         if let Some(gate) = &self.keywords {
-            gate.mark(content, &mut on, keyword_ends);
+            gate.mark(content, on, keyword_ends);
         }
-        on.iter()
-            .enumerate()
-            .filter(|&(i, &v)| {
-                v && self.rules[i]
-                    .path
-                    .as_ref()
-                    .is_none_or(|p| p.is_match(path.as_bytes()))
-            })
-            .map(|(i, _)| i)
-            .collect()
+        active.clear();
+        active.extend(
+            on.iter()
+                .enumerate()
+                .filter(|&(i, &v)| {
+                    v && self.rules[i]
+                        .path
+                        .as_ref()
+                        .is_none_or(|p| p.is_match(path.as_bytes()))
+                })
+                .map(|(i, _)| i),
+        );
     }
 
     fn render(
@@ -589,6 +612,37 @@ impl Scanner {
             code,
         }
     }
+}
+
+/// Buffers reused from one file to the next: a scan allocates only for what it finds.
+#[derive(Default)]
+struct Scratch {
+    on: Vec<bool>,
+    active: Vec<usize>,
+    keyword_ends: Vec<(usize, usize)>,
+    ends: Vec<usize>,
+    regions: Vec<(usize, usize)>,
+}
+
+impl Scratch {
+    /// Frees buffers a huge file grew, so that a thread does not keep them.
+    fn trim(&mut self) {
+        const KEEP: usize = 1 << 16;
+        if self.keyword_ends.capacity() > KEEP {
+            self.keyword_ends = Vec::new();
+        }
+        if self.ends.capacity() > KEEP {
+            self.ends = Vec::new();
+        }
+        if self.regions.capacity() > KEEP {
+            self.regions = Vec::new();
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's scan buffers.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// A regex match: the whole match and the secret group's span (byte ranges).
