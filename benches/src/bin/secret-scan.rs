@@ -40,7 +40,8 @@ fn read_list(list: &Path) -> Vec<PathBuf> {
 
 fn worker(mode: &str, list: &Path) {
     let files = read_list(list);
-    let root = list.parent().unwrap().join("corpus");
+    // The corpus root with a trailing `/`: a file's path in the image is its path after it.
+    let root = format!("{}/", list.parent().unwrap().join("corpus").display());
     let scanner = (mode == "--scan").then(|| {
         sightline_secrets::Scanner::from_yaml(SCAN_EVERYTHING, "bench").expect("bench config")
     });
@@ -52,8 +53,9 @@ fn worker(mode: &str, list: &Path) {
         file.read_to_end(&mut buf).expect("read");
         bytes += buf.len() as u64;
         if let Some(s) = &scanner {
-            let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy();
-            findings += s.scan(&rel, &buf).len();
+            let path = f.to_string_lossy();
+            let rel = path.strip_prefix(root.as_str()).unwrap_or(&path);
+            findings += s.scan(rel, &buf).len();
         }
     }
     println!("{bytes} {findings}");
