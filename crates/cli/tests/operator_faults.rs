@@ -414,3 +414,107 @@ fn a_report_too_big_for_etcd_is_trimmed_not_rejected() {
     drop(op);
     let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
 }
+
+#[test]
+fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let Some(reg) = support::env() else { return };
+    c.apply_crds();
+    let (apps, system) = ("sl-fault-leader", "sl-fault-leader-system");
+    c.namespace(apps);
+    c.namespace(system);
+    let db = publish_fixture_db(&reg.registry, "sl-fault-leader");
+    let (w1, w2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = |w: &std::path::Path| {
+        let values = w.join("values.yaml");
+        std::fs::write(
+            &values,
+            format!("targetNamespaces: {apps}\noperator:\n  leaderElectionEnabled: true\n  leaderElectionId: sl-fault-leader-lock\ntrivy:\n  dbRepository: {db}\n  nonSslRegistries: [{}]\n", c.pod_registry),
+        )
+        .unwrap();
+        vec![
+            "--config".to_string(),
+            values.to_str().unwrap().to_string(),
+            "--namespace".into(),
+            system.into(),
+            "--scan-job-image".into(),
+            c.scanner_image(),
+        ]
+    };
+    let mut leader = Operator::start(
+        &c,
+        &w1.path().join("cache"),
+        &w1.path().join("a.log"),
+        &args(w1.path()),
+    );
+    let standby = Operator::start_unready(
+        &c,
+        &w2.path().join("cache"),
+        &w2.path().join("b.log"),
+        &args(w2.path()),
+    );
+    let lease = c
+        .get_json(&["-n", system, "lease", "sl-fault-leader-lock"])
+        .expect("the Lease exists");
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        standby.readyz(),
+        Some(503),
+        "the standby waits for the Lease"
+    );
+
+    let alpine = format!("{}/library/alpine:3.23", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "one",
+        &format!("--image={alpine}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    wait_for(Duration::from_secs(180), "the leader's report", || {
+        c.get_json(&["-n", apps, "vulnerabilityreports", "pod-one-one"])
+    });
+    assert!(
+        !standby.log_text().contains("scan Job created"),
+        "the standby acted:\n{}",
+        standby.log_text()
+    );
+
+    // The leader dies without releasing the Lease: the standby takes over once it expires.
+    leader.kill();
+    wait_for(
+        Duration::from_secs(60),
+        "the standby to become ready",
+        || (standby.readyz() == Some(200)).then_some(()),
+    );
+    let lease = c
+        .get_json(&["-n", system, "lease", "sl-fault-leader-lock"])
+        .unwrap();
+    assert_ne!(lease["spec"]["holderIdentity"].as_str().unwrap(), holder);
+    let minbase = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
+    c.kubectl(&[
+        "-n",
+        apps,
+        "run",
+        "two",
+        &format!("--image={minbase}"),
+        "--restart=Never",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    wait_for(Duration::from_secs(180), "the new leader's report", || {
+        c.get_json(&["-n", apps, "vulnerabilityreports", "pod-two-two"])
+    });
+    drop(standby);
+    let _ = c.kubectl_try(&["delete", "namespace", apps, system, "--wait=false"]);
+}

@@ -203,6 +203,18 @@ impl Operator {
     /// Starts `sightline operator` with `args` (plus the cluster's kubeconfig, the cache dir
     /// and a free local port for its HTTP endpoints) and waits until it is ready.
     pub fn start(cluster: &Cluster, cache_dir: &Path, log: &Path, args: &[String]) -> Operator {
+        let mut op = Self::start_unready(cluster, cache_dir, log, args);
+        op.wait_ready();
+        op
+    }
+
+    /// [`Operator::start`] without waiting for `/readyz` (a standby replica never gets ready).
+    pub fn start_unready(
+        cluster: &Cluster,
+        cache_dir: &Path,
+        log: &Path,
+        args: &[String],
+    ) -> Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -217,11 +229,16 @@ impl Operator {
             args: args.to_vec(),
             kubeconfig: cluster.kubeconfig.clone(),
         };
-        op.spawn();
+        op.spawn_process();
         op
     }
 
     fn spawn(&mut self) {
+        self.spawn_process();
+        self.wait_ready();
+    }
+
+    fn spawn_process(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -244,6 +261,10 @@ impl Operator {
             .spawn()
             .expect("sightline operator starts");
         self.child = Some(child);
+    }
+
+    /// Waits until `/readyz` answers 200 (panics with the log if the process exits).
+    pub fn wait_ready(&mut self) {
         let http = self.http.clone();
         let logp = self.log.clone();
         wait_for(Duration::from_secs(120), "the operator's /readyz", || {
@@ -295,6 +316,11 @@ impl Operator {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none());
         self.spawn();
+    }
+
+    /// `/readyz`'s status code (None when nothing answers).
+    pub fn readyz(&self) -> Option<u16> {
+        http_get(&self.http, "/readyz").map(|(code, _)| code)
     }
 
     /// The /metrics text.
