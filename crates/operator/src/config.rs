@@ -588,6 +588,33 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn operator_keys_beyond_trivy_operator() {
+        let c = OperatorConfig::from_yaml(
+            "trivy:\n  nonSslRegistries: {a: 10.88.0.1:5000}\n  insecureRegistries: [reg.corp:443]\noperator:\n  leaderElectionEnabled: true\n  leaderElectionId: lock\n  dbUpdateInterval: 2m\nscanJob:\n  image: reg/sightline:1\n",
+        )
+        .unwrap();
+        assert_eq!(c.insecure_registries, ["reg.corp:443", "10.88.0.1:5000"]);
+        assert!(c.leader_election);
+        assert_eq!(c.leader_election_id, "lock");
+        assert_eq!(c.db_update_interval, Duration::from_secs(120));
+        assert_eq!(c.scan_job.image.as_deref(), Some("reg/sightline:1"));
+        let mut c = OperatorConfig::default();
+        let env = |k: &str| match k {
+            "OPERATOR_NAMESPACE" => Some("sec".to_string()),
+            "OPERATOR_LEADER_ELECTION_ENABLED" => Some("true".to_string()),
+            "OPERATOR_SCAN_JOB_IMAGE" => Some("img:2".to_string()),
+            "OPERATOR_METRICS_BIND_ADDRESS" => Some(":9000".to_string()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.operator_namespace, "sec");
+        assert!(c.leader_election);
+        assert_eq!(c.scan_job.image.as_deref(), Some("img:2"));
+        assert_eq!(c.metrics_bind_address, ":9000");
+        assert!(OperatorConfig::from_yaml("operator:\n  dbUpdateInterval: soon\n").is_err());
+    }
+
     /// The values of the platform guide's `helm upgrade --install` (shared/reference).
     const GUIDE_VALUES: &str = r#"
 trivy:
