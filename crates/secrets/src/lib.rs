@@ -707,16 +707,29 @@ fn trim_ws(content: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
 /// still scanned.)
 pub fn looks_binary(content: &[u8]) -> bool {
     let head = &content[..content.len().min(BINARY_SNIFF_LEN)];
-    if is_ascii_without_nul(head) {
-        return false; // the common case, decided in one word-at-a-time pass
-    }
-    if head.contains(&0) {
+    // One pass without early exit, which the compiler turns into SIMD: the smallest byte
+    // (0 = a NUL) and the OR of all bytes (high bit = non-ASCII).
+    let (min, or) = head
+        .iter()
+        .fold((u8::MAX, 0u8), |(min, or), &b| (min.min(b), or | b));
+    if min == 0 {
         return true;
     }
-    // Invalid sequences are made of non-ASCII bytes: few of those, few invalid bytes (the
-    // usual UTF-8 text needs no validation).
-    let non_ascii = head.iter().filter(|&&b| !b.is_ascii()).count();
-    if non_ascii * 10 <= head.len() * 3 {
+    if or.is_ascii() {
+        return false; // the common case
+    }
+    // Invalid sequences are made of non-ASCII bytes: few of those, few invalid bytes; and
+    // most non-ASCII text is valid UTF-8 (`from_utf8` stops early only on an error).
+    let words = head.chunks_exact(8);
+    let tail = words.remainder().iter().filter(|b| !b.is_ascii()).count();
+    let non_ascii = tail
+        + words
+            .map(|w| {
+                let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                (w & 0x8080_8080_8080_8080).count_ones() as usize
+            })
+            .sum::<usize>();
+    if non_ascii * 10 <= head.len() * 3 || std::str::from_utf8(head).is_ok() {
         return false;
     }
     let mut invalid = 0usize;
@@ -731,16 +744,6 @@ pub fn looks_binary(content: &[u8]) -> bool {
         }
     }
     invalid * 10 > head.len() * 3
-}
-
-/// `true` when every byte of `bytes` is ASCII and none is NUL.
-fn is_ascii_without_nul(bytes: &[u8]) -> bool {
-    // One pass without early exit, which the compiler turns into SIMD: the smallest byte
-    // (0 = a NUL) and the OR of all bytes (high bit = non-ASCII).
-    let (min, or) = bytes
-        .iter()
-        .fold((u8::MAX, 0u8), |(min, or), &b| (min.min(b), or | b));
-    bytes.is_empty() || (min != 0 && or.is_ascii())
 }
 
 /// Line starts of a file, built only when a file has findings.
