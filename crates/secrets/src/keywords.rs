@@ -3,8 +3,9 @@
 //!
 //! The automaton is the DFA that the `aho-corasick` crate builds (standard semantics: a
 //! match state lists every keyword ending there). For speed, its transitions are copied
-//! into a compact table (byte equivalence classes, match states numbered first so that one
-//! comparison tells a match state) and the file is walked in [`LANES`] interleaved lanes:
+//! into a compact table (byte equivalence classes, match states numbered above all others so
+//! that one comparison of the lanes' OR tells a match) and the file is walked in [`LANES`]
+//! interleaved lanes:
 //! one lane's next state depends on the previous one (a chain of dependent loads), so
 //! several independent lanes keep the CPU busy while each waits. Lanes overlap by the
 //! longest keyword's length minus one byte, so every occurrence lies whole in one lane and
@@ -44,14 +45,13 @@ pub(crate) enum KeywordGate {
 pub(crate) struct Table {
     /// Byte -> equivalence class (bytes no transition tells apart share a class).
     classes: [u8; 256],
-    /// `trans[state & mask + class]` = next state: states are premultiplied by the class
-    /// count, and a match state carries the flag bit [`Table::flag`]. The length is a power
-    /// of two (zero-padded) and `mask` = length - 1 is below the flag, so masking an index
-    /// both drops the flag and proves it in bounds.
+    /// `trans[state + class]` = next state: states are premultiplied by the class count;
+    /// the other states come first, the match states from [`Table::flag`] on.
     trans: Vec<u32>,
     /// The (unanchored) start state.
     start: u32,
-    /// The bit set in match states (`trans.len()`).
+    /// A power of two above every id of a state that is not a match state, and the first id
+    /// of a match state: the OR of several states is `>= flag` when one is a match state.
     flag: u32,
     /// Number of classes (the stride between two states' rows).
     stride: u32,
@@ -183,7 +183,7 @@ impl Table {
         if states.len() * stride > MAX_TABLE_ENTRIES {
             return None;
         }
-        // Match states first (their index is their rule list's index).
+        // Match states first in `order` (their rank is their rule list's index).
         let mut order: Vec<usize> = (0..states.len()).collect();
         order.sort_by_key(|&k| !dfa.is_match(states[k]));
         let matches = order
@@ -194,20 +194,26 @@ impl Table {
         for (n, &k) in order.iter().enumerate() {
             new_index[k] = n;
         }
-        let len = (states.len() * stride).next_power_of_two();
-        let flag = u32::try_from(len).ok()?;
-        flag.checked_mul(2)?;
+        // Ids: the other states from 0, the match states from `flag` (a power of two above
+        // every other id), so that one test of the OR of several states tells whether one
+        // of them is a match state.
+        let others = (states.len() - matches) * stride;
+        let flag = u32::try_from(others.next_power_of_two()).ok()?;
+        let id_of = |n: usize| -> usize {
+            if n < matches {
+                flag as usize + n * stride
+            } else {
+                (n - matches) * stride
+            }
+        };
+        let len = flag as usize + matches * stride;
+        u32::try_from(len).ok()?;
         let mut trans = vec![0u32; len];
         for (k, nexts) in next_index.iter().enumerate() {
-            let row = new_index[k] * stride;
+            let row = id_of(new_index[k]);
             for (c, &b) in representative.iter().enumerate() {
                 let next = nexts[b as usize] as usize;
-                let id = (new_index[next] * stride) as u32;
-                trans[row + c] = if new_index[next] < matches {
-                    id | flag
-                } else {
-                    id
-                };
+                trans[row + c] = id_of(new_index[next]) as u32;
             }
         }
         // Match state index -> the union of a per-pattern list over the state's patterns.
@@ -231,7 +237,7 @@ impl Table {
         Some(Table {
             classes,
             trans,
-            start: (new_index[0] * stride) as u32,
+            start: id_of(new_index[0]) as u32,
             flag,
             stride: stride as u32,
             state_rules,
@@ -244,7 +250,7 @@ impl Table {
     #[cold]
     #[inline(never)]
     fn hit(&self, s: u32, pos: usize, on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
-        let index = ((s & !self.flag) / self.stride) as usize;
+        let index = ((s - self.flag) / self.stride) as usize;
         for &r in &self.state_rules[index] {
             on[r] = true;
         }
@@ -254,17 +260,15 @@ impl Table {
     }
 
     fn mark(&self, content: &[u8], on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
-        let mask = self.trans.len() - 1;
-        // Indexes are masked with `mask` = `trans.len() - 1`: no bounds checks.
-        let trans = &self.trans[..=mask];
+        let trans = &self.trans[..];
         let classes = &self.classes;
         let flag = self.flag;
-        let step = |s: u32, b: u8| trans[(s + u32::from(classes[b as usize])) as usize & mask];
+        let step = |s: u32, b: u8| trans[(s + u32::from(classes[b as usize])) as usize];
         // Walks `bytes`, which start at `offset` in `content`, from state `s`.
         let walk = |mut s: u32, bytes: &[u8], offset: usize, on: &mut [bool], ends: &mut Vec<_>| {
             for (i, &b) in bytes.iter().enumerate() {
                 s = step(s, b);
-                if s & flag != 0 {
+                if s >= flag {
                     self.hit(s, offset + i, on, ends);
                 }
             }
@@ -289,9 +293,9 @@ impl Table {
             s1 = step(s1, b1);
             s2 = step(s2, b2);
             s3 = step(s3, b3);
-            if (s0 | s1 | s2 | s3) & flag != 0 {
+            if (s0 | s1 | s2 | s3) >= flag {
                 for (j, s) in [s0, s1, s2, s3].into_iter().enumerate() {
-                    if s & flag != 0 {
+                    if s >= flag {
                         self.hit(s, bounds[j].0 + i, on, ends);
                     }
                 }
