@@ -324,6 +324,7 @@ struct Phase {
     cpu_done_s: Option<f64>,
     last_scan_s: Option<f64>,
     peak_rss_kib: u64,
+    peak_rss_done_kib: u64,
     steady_rss_kib: u64,
     steady_rss_max_kib: u64,
     steady_cpu_pct: f64,
@@ -338,7 +339,9 @@ struct Phase {
     reports_written_metric: f64,
     metrics_bytes: usize,
     warn_count: usize,
-    warnings: Vec<String>,
+    warnings: Vec<(String, usize)>,
+    api_errors: usize,
+    api_errors_to_done: usize,
     stop_s: f64,
     log: PathBuf,
     error: Option<String>,
@@ -391,6 +394,8 @@ impl Runner<'_> {
             if done {
                 p.done_s = Some(t);
                 p.cpu_done_s = Some(op.cpu_s());
+                p.peak_rss_done_kib = op.rss().1;
+                p.api_errors_to_done = tail.api_errors;
                 break;
             }
             if t >= next_progress {
@@ -460,6 +465,7 @@ impl Runner<'_> {
         p.workloads_done = tail.done.len();
         p.warn_count = tail.warn_count;
         p.warnings = tail.warnings.clone();
+        p.api_errors = tail.api_errors;
         if let Some(e) = &p.error {
             eprintln!(
                 "  [{name}] FAILED: {e}\n  --- last lines of {} ---",
@@ -599,11 +605,12 @@ fn report(
         SETTLE.as_secs()
     );
     println!(
-        "{:<28} {:>7} {:>9} {:>11} {:>10} {:>11} {:>10} {:>6} {:>6}",
+        "{:<28} {:>7} {:>9} {:>11} {:>10} {:>10} {:>11} {:>10} {:>6} {:>6}",
         "run",
         "ready",
         "done",
         "CPU to done",
+        "RSS @done",
         "peak RSS",
         "steady RSS",
         "steady CPU",
@@ -616,11 +623,12 @@ fn report(
         ("restart (inventory store)", restart),
     ] {
         println!(
-            "{:<28} {:>7} {:>9} {:>10} {:>6.1} MiB {:>7.1} MiB {:>9.1}% {:>6} {:>5.1}s",
+            "{:<28} {:>7} {:>9} {:>10} {:>6.1} MiB {:>6.1} MiB {:>7.1} MiB {:>9.1}% {:>6} {:>5.1}s",
             label,
             secs(p.ready_s),
             secs(p.done_s),
             secs(p.cpu_done_s),
+            mib(p.peak_rss_done_kib),
             mib(p.peak_rss_kib),
             mib(p.steady_rss_kib),
             p.steady_cpu_pct,
@@ -629,7 +637,7 @@ fn report(
         );
     }
     println!("  done: idle = /readyz; first start = all {w} workloads' reports written; restart = all {w} workloads reconciled");
-    println!("  CPU = utime+stime of the operator process (seconds; steady CPU in % of one core); peak RSS = VmHWM; steady RSS = VmRSS at the end of the window (max in window: idle {:.1}, first {:.1}, restart {:.1} MiB)",
+    println!("  CPU = utime+stime of the operator process (seconds; steady CPU in % of one core); RSS @done = VmHWM when done; peak RSS = VmHWM at the end of the run (steady window and one /metrics scrape included); steady RSS = VmRSS at the end of the window (max in window: idle {:.1}, first {:.1}, restart {:.1} MiB)",
         mib(idle.steady_rss_max_kib), mib(first.steady_rss_max_kib), mib(restart.steady_rss_max_kib));
     for p in [idle, first, restart] {
         println!(
@@ -649,8 +657,8 @@ fn report(
             p.warn_count,
             p.log.display()
         );
-        for l in &p.warnings {
-            println!("      {l}");
+        for (l, n) in &p.warnings {
+            println!("      {n:>4} x {l}");
         }
     }
     if let (Some(d), Some(l)) = (first.done_s, first.last_scan_s) {
@@ -671,6 +679,16 @@ fn report(
     for p in [idle, first, restart] {
         if let Some(e) = &p.error {
             check(format!("{} ran to completion ({e})", p.name), false);
+        }
+        if p.api_errors > 0 {
+            check(
+                format!(
+                    "{}: no API-server outage ({} failed watches/connections, {} before done)",
+                    p.name, p.api_errors, p.api_errors_to_done
+                ),
+                false,
+            );
+            println!("      the API server restarted or dropped the watches (another test?): the operator relisted every cache and reconciled again; the figures after include that; run again");
         }
     }
     match verified {
@@ -1098,7 +1116,11 @@ struct LogTail {
     adopted: usize,
     inventories: usize,
     warn_count: usize,
-    warnings: Vec<String>,
+    /// Distinct WARN/ERROR messages (first 120 characters) and how often each came.
+    warnings: Vec<(String, usize)>,
+    /// WARN/ERROR lines of failed watches or API connections (the API server restarted or
+    /// dropped its watches: the operator relists its caches).
+    api_errors: usize,
 }
 
 impl LogTail {
@@ -1113,6 +1135,7 @@ impl LogTail {
             inventories: 0,
             warn_count: 0,
             warnings: Vec::new(),
+            api_errors: 0,
         }
     }
 
@@ -1142,8 +1165,22 @@ impl LogTail {
         let t = l.trim_start();
         if t.starts_with("WARN") || t.starts_with("ERROR") {
             self.warn_count += 1;
-            if self.warnings.len() < 6 {
-                self.warnings.push(t.chars().take(300).collect());
+            if [
+                "watch",
+                "client error",
+                "Service Unavailable",
+                "eof in poll",
+            ]
+            .iter()
+            .any(|p| t.contains(p))
+            {
+                self.api_errors += 1;
+            }
+            let key: String = t.chars().take(120).collect();
+            if let Some((_, n)) = self.warnings.iter_mut().find(|(k, _)| *k == key) {
+                *n += 1;
+            } else if self.warnings.len() < 8 {
+                self.warnings.push((key, 1));
             }
         }
         if t.contains("scan Job created") {
