@@ -1,10 +1,12 @@
 //! Secret detection in files and image config.
 //!
 //! * A built-in rule set (`rules/builtin.yaml`, 100+ rules written for Sightline) plus custom
-//!   rules, disabled rules and allow rules from a YAML file in the format of Trivy's
-//!   `trivy-secret.yaml` (see the crate README).
+//!   rules, disabled rules, allow rules and exclude blocks from a YAML file in the format of
+//!   Trivy's `trivy-secret.yaml` (see the crate README).
 //! * One case-insensitive Aho-Corasick automaton over every rule's keywords: a file is
-//!   regex-scanned only for the rules whose keywords occur in it.
+//!   regex-scanned only for the rules whose keywords occur in it (`keywords.rs`). The same
+//!   pass reports where they occur, and a rule whose matches provably lie on such lines
+//!   searches those lines only (`lines.rs`).
 //! * Binary files (a NUL byte, or mostly invalid UTF-8, in the first 8 KiB), files over the
 //!   size cap (default 10 MiB) and well-known noise paths (global allow rules: package docs,
 //!   `usr/share`, `.dist-info`, test suites inside language packages, ...) yield nothing.
