@@ -63,6 +63,10 @@ pub(crate) struct Table {
     max_len: usize,
 }
 
+/// Most keyword positions recorded for one file (16 MiB); a file with more is searched
+/// whole by every rule (same findings, bounded memory).
+pub(crate) const MAX_ENDS: usize = 1 << 20;
+
 /// Largest table kept (entries); larger automata use [`KeywordGate::Automaton`].
 const MAX_TABLE_ENTRIES: usize = 1 << 24;
 
@@ -99,7 +103,8 @@ impl KeywordGate {
 
     /// Sets `on[r]` for every rule `r` enabled by a keyword occurring in `content`, and
     /// appends `(r, end)` to `ends` for every occurrence of a pattern tracked by rule `r`
-    /// (`end`: the position of its last byte; unordered, maybe repeated).
+    /// (`end`: the position of its last byte; unordered, maybe repeated), up to
+    /// [`MAX_ENDS`] entries (a full `ends` may be incomplete).
     pub(crate) fn mark(&self, content: &[u8], on: &mut [bool], ends: &mut Vec<(usize, usize)>) {
         match self {
             KeywordGate::Table(t) => t.mark(content, on, ends),
@@ -114,7 +119,9 @@ impl KeywordGate {
                         on[r] = true;
                     }
                     for &r in &pattern_tracked[p] {
-                        ends.push((r, m.end() - 1));
+                        if ends.len() < MAX_ENDS {
+                            ends.push((r, m.end() - 1));
+                        }
                     }
                 }
             }
@@ -255,7 +262,9 @@ impl Table {
             on[r] = true;
         }
         for &r in &self.state_tracked[index] {
-            ends.push((r, pos));
+            if ends.len() < MAX_ENDS {
+                ends.push((r, pos));
+            }
         }
     }
 

@@ -445,13 +445,15 @@ impl Scanner {
         if active.is_empty() {
             return Vec::new();
         }
+        // Too many keyword positions to trust (they are capped): whole-file searches.
+        let positions = keyword_ends.len() < keywords::MAX_ENDS;
         keyword_ends.sort_unstable();
         keyword_ends.dedup();
         let mut found: Vec<Candidate> = Vec::new();
         let mut excluded = Exclusions::default();
         for &ri in active.iter() {
             let rule = &self.rules[ri];
-            let regions = rule.lines.as_ref().map(|plan| {
+            let regions = rule.lines.as_ref().filter(|_| positions).map(|plan| {
                 let from = keyword_ends.partition_point(|&(r, _)| r < ri);
                 let to = keyword_ends.partition_point(|&(r, _)| r <= ri);
                 ends.clear();

@@ -730,6 +730,36 @@ fn scanning_with_line_plans_equals_scanning_without() {
     assert!(found >= 500, "{found} findings compared");
 }
 
+/// A file with more keyword positions than are kept is searched whole: same findings.
+#[test]
+fn too_many_keyword_positions_fall_back_to_whole_file_searches() {
+    let with = Scanner::builtin();
+    let mut without = with.clone();
+    for r in &mut without.rules {
+        r.lines = None;
+    }
+    // Two tracked keywords per 8 bytes (`://` for url-credentials, `pwd` for
+    // generic-password): past the cap of positions.
+    let mut text = ":// pwd\n".repeat(keywords::MAX_ENDS / 2 + 1000);
+    text.push_str("url = https://deploy:Zq8vR2mK4tWx@git.example.org/repo.git\n");
+    text.push_str("db_password = \"hR7!kq2Vz9Lm\"\n");
+    let (mut on, mut ends) = (vec![false; with.rules.len()], Vec::new());
+    with.keywords
+        .as_ref()
+        .unwrap()
+        .mark(text.as_bytes(), &mut on, &mut ends);
+    assert_eq!(ends.len(), keywords::MAX_ENDS, "the cap is reached");
+    let key = |s: &Scanner| {
+        s.find("app/x", text.as_bytes())
+            .iter()
+            .map(|c| (c.rule, c.whole, c.secret))
+            .collect::<Vec<_>>()
+    };
+    let want = key(&without);
+    assert_eq!(want.len(), 2, "{want:?}");
+    assert_eq!(key(&with), want);
+}
+
 /// The same for hand-written regexes with line anchors, word boundaries and alternatives.
 #[test]
 fn line_plans_keep_look_around_at_region_edges() {
