@@ -4,7 +4,8 @@
 //! `[A-Za-z0-9_.-]*` before `password`, for example), so a search scans the whole file with
 //! the DFA; others have one, which still scans the file. When the syntax tree proves that
 //!
-//! 1. no match contains a `\n` (every match lies within one line), and
+//! 1. no match contains a `\n` except maybe as its last byte (every match lies within one
+//!    line and that line's `\n`), and
 //! 2. every match contains an occurrence of one of a finite set of literals (the prefix
 //!    literals of a suffix of the regex's top-level concatenation), ignoring ASCII case,
 //!
@@ -12,7 +13,8 @@
 //! searching those lines only gives exactly the matches of a whole-file search: each region
 //! of consecutive candidate lines is searched with the haystack cut just after its last
 //! `\n`, so look-around at the region's edges sees the same bytes as in the whole file, and
-//! no match can reach past the cut.
+//! no match can reach past the cut (nor test the cut: only a match's final one-byte part
+//! may stand on the `\n`, and nothing in the regex comes after it).
 //!
 //! The anchors are the rule's keywords when each literal contains one, else the literals.
 //! Either way the keyword automaton reports where they occur during its one pass over the
@@ -46,7 +48,17 @@ impl LinePlan {
             .parse(pattern)
             .ok()?;
         // Empty matches would need the iterator's special handling: not worth it.
-        if hir.properties().minimum_len().is_none_or(|n| n == 0) || may_match_newline(&hir) {
+        if hir.properties().minimum_len().is_none_or(|n| n == 0) {
+            return None;
+        }
+        // No `\n` in a match, except maybe as its last byte (a final one-byte part such as
+        // `(?:[^A-Za-z0-9]|\z)`): then a match lies in its line and the line's `\n`.
+        let mut raw = Vec::new();
+        flatten(&hir, &mut raw);
+        let (last, init) = raw.split_last()?;
+        if init.iter().any(may_match_newline)
+            || (may_match_newline(last) && last.properties().maximum_len().is_none_or(|n| n > 1))
+        {
             return None;
         }
         let mut parts = Vec::new();
@@ -239,6 +251,10 @@ mod tests {
         assert!(anchors(r"[A-Za-z0-9]{40}-[0-9]", &[]).is_none());
         // Can match empty.
         assert!(anchors(r"(?:pwd)?", &["pwd"]).is_none());
+        // A final one-byte part may take the line's `\n`; a longer one or an inner one not.
+        assert!(anchors(r"\bSG\.[a-z]{5}(?:[^a-z]|\z)", &["sg."]).is_some());
+        assert!(anchors(r"\bSG\.[a-z]{5}[^a-z]{2}", &["sg."]).is_none());
+        assert!(anchors(r"\bSG\.[a-z]{5}[^a-z]x", &["sg."]).is_none());
     }
 
     #[test]

@@ -776,6 +776,9 @@ fn line_plans_keep_look_around_at_region_edges() {
             r"(?m)(?:^|[^a-z\n])[a-z]*token[a-z]*=(?P<secret>[a-z0-9]{4,})$",
             "token",
         ),
+        // A final one-byte part that may take the line's `\n`.
+        (r"\btok_(?P<secret>[a-z0-9]{4,8})(?:[^a-z0-9]|\z)", "tok_"),
+        (r"(?i)tok_(?P<secret>[a-z0-9]{4})(?:[^a-z0-9_]|$)", "tok_"),
     ];
     let texts = [
         "pwd=abc\n",
@@ -784,6 +787,8 @@ fn line_plans_keep_look_around_at_region_edges() {
         "a token=abcd\nxtokenx=1234\n-token=9999",
         "tokentoken=aaaa\ntoken=bbbb\r\n",
         "no secrets\n\n\n",
+        "tok_abcd\ntok_abcdefghi tok_1234\ntok_9999",
+        "x tok_abcd\r\ntok_ab\ntok_abcd\n\ntok_zzzz,tok_yyyy\n",
     ];
     for (p, keyword) in patterns {
         for keywords in [vec![], vec![keyword]] {
