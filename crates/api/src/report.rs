@@ -192,6 +192,9 @@ pub struct DetectedSecret {
     /// The matched line with the secret replaced by `*`.
     #[serde(rename = "Match")]
     pub matched: String,
+    /// Byte offset of the secret in the file (Trivy's `Offset`, omitted when 0).
+    #[serde(rename = "Offset", default, skip_serializing_if = "is_zero_offset")]
+    pub offset: usize,
     /// The layer the file came from (empty for the image config).
     #[serde(
         rename = "Layer",
@@ -379,6 +382,11 @@ impl SeverityCounts {
     pub fn total(&self) -> usize {
         self.critical + self.high + self.medium + self.low + self.unknown
     }
+}
+
+/// `Offset` is omitted when 0, as Trivy's `omitempty` does.
+fn is_zero_offset(v: &usize) -> bool {
+    *v == 0
 }
 
 #[cfg(test)]

@@ -506,6 +506,7 @@ mod tests {
             severity,
             title: format!("{rule} title"),
             matched: "KEY=********".into(),
+            offset: 0,
             ..Default::default()
         };
         s.secrets = Some(vec![ScanResult {

@@ -461,6 +461,7 @@ mod tests {
             secrets: vec![DetectedSecret {
                 rule_id: "aws-access-key-id".into(),
                 matched: "AWS_ACCESS_KEY_ID=********".into(),
+                offset: 0,
                 ..Default::default()
             }],
             ..Default::default()

@@ -282,6 +282,7 @@ fn detected(f: SecretFinding, layer: SecretLayer) -> DetectedSecret {
                 .collect(),
         },
         matched: f.matched,
+        offset: f.offset,
         layer,
     }
 }

@@ -233,6 +233,7 @@ mod tests {
             start_line: 3,
             end_line: 3,
             matched: "key = ********".into(),
+            offset: 0,
             ..Default::default()
         }
     }

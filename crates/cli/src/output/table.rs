@@ -264,6 +264,7 @@ mod tests {
                         lines: vec![line(1, "A=1", false), line(2, "T=****", true)],
                     },
                     matched: "T=****".into(),
+                    offset: 0,
                     layer: SecretLayer {
                         digest: "sha256:aa".into(),
                         diff_id: "sha256:bb".into(),
