@@ -448,6 +448,16 @@ pub(crate) async fn resolve_digest(
     if let Some(d) = reference.digest() {
         return Ok(d.to_string());
     }
+    let (client, creds, ctx) = connect(&reference, opts)?;
+    let (_, digest) = top_manifest(&client, &creds, &ctx, &reference).await?;
+    Ok(digest)
+}
+
+/// The client, credentials and error context for `reference`'s registry.
+fn connect(
+    reference: &Reference,
+    opts: &RegistryOptions,
+) -> Result<(Client, Credentials, Ctx), ImageError> {
     let registry = reference.resolve_registry().to_string();
     let creds: Credentials = auth::resolve(reference.registry(), opts)?;
     let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -458,16 +468,27 @@ pub(crate) async fn resolve_digest(
         timeout,
         creds_source: creds.source.clone(),
     };
+    Ok((client, creds, ctx))
+}
+
+/// The manifest the tag (or digest) of `reference` points to, with its verified digest.
+async fn top_manifest(
+    client: &Client,
+    creds: &Credentials,
+    ctx: &Ctx,
+    reference: &Reference,
+) -> Result<(Vec<u8>, String), ImageError> {
     let whole = reference.whole();
-    let (bytes, digest) = ctx
+    let (bytes, served) = ctx
         .call(
             &format!("fetching the manifest of {whole}"),
             "manifest unknown",
             &whole,
-            client.pull_manifest_raw(&reference, &creds.auth, ACCEPTED_MANIFESTS),
+            client.pull_manifest_raw(reference, &creds.auth, ACCEPTED_MANIFESTS),
         )
         .await?;
-    verify_manifest(&bytes, &digest, None, &whole)
+    let digest = verify_manifest(&bytes, &served, reference.digest(), &whole)?;
+    Ok((bytes.to_vec(), digest))
 }
 
 /// Fetches `reference` from its registry.
@@ -478,28 +499,9 @@ pub(crate) async fn fetch(
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
     let reference = parse_reference(input)?;
-    let registry = reference.resolve_registry().to_string();
-    let creds: Credentials = auth::resolve(reference.registry(), opts)?;
-    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let client = build_client(&registry, opts, timeout)?;
-    let ctx = Ctx {
-        registry: reference.registry().to_string(),
-        repository: reference.repository().to_string(),
-        timeout,
-        creds_source: creds.source.clone(),
-    };
+    let (client, creds, ctx) = connect(&reference, opts)?;
     let whole = reference.whole();
-
-    // The manifest the tag (or digest) points to.
-    let (top_bytes, top_digest) = ctx
-        .call(
-            &format!("fetching the manifest of {whole}"),
-            "manifest unknown",
-            &whole,
-            client.pull_manifest_raw(&reference, &creds.auth, ACCEPTED_MANIFESTS),
-        )
-        .await?;
-    let top_digest = verify_manifest(&top_bytes, &top_digest, reference.digest(), &whole)?;
+    let (top_bytes, top_digest) = top_manifest(&client, &creds, &ctx, &reference).await?;
     let mut manifest = Manifest::parse(&top_bytes, &format!("manifest of {whole}"))?;
     let mut depth = 0;
     let (config_desc, layer_descs) = loop {
