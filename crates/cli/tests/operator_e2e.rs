@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::cluster::{cluster, wait_for, Cluster, Operator};
+use support::cluster::{cluster, summary_total, wait_for, Cluster, Operator};
 use support::*;
 
 /// A DB like the fixture DB plus one advisory (`CVE-2099-0001`, unfixed) for Debian 12's
@@ -221,17 +221,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         .collect();
     assert!(want.len() > 100, "the CLI finds the bookworm-curl findings");
     assert_eq!(vulns_of(&vr), want);
-    let s = &vr["report"]["summary"];
-    let total: u64 = [
-        "criticalCount",
-        "highCount",
-        "mediumCount",
-        "lowCount",
-        "unknownCount",
-    ]
-    .iter()
-    .map(|k| s[k].as_u64().unwrap())
-    .sum();
+    let total = summary_total(&vr);
     assert_eq!(total as usize, want.len());
     // The seed's command works as written.
     let cols = c.kubectl(&[

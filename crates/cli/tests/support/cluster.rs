@@ -418,3 +418,18 @@ pub fn restart_api_server(c: &Cluster) {
         || c.kubectl_try(&["get", "--raw", "/readyz"]).0.then_some(()),
     );
 }
+
+/// The sum of a VulnerabilityReport's `.report.summary` counts.
+pub fn summary_total(report: &serde_json::Value) -> u64 {
+    let s = &report["report"]["summary"];
+    [
+        "criticalCount",
+        "highCount",
+        "mediumCount",
+        "lowCount",
+        "unknownCount",
+    ]
+    .iter()
+    .map(|k| s[*k].as_u64().unwrap())
+    .sum()
+}
