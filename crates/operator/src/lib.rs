@@ -28,4 +28,5 @@ pub mod reports;
 pub mod runtime;
 pub mod scans;
 pub mod store;
+pub mod sync;
 pub mod workload;
