@@ -113,10 +113,15 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     )?;
     std::fs::create_dir_all(&opts.cache_dir)
         .with_context(|| format!("creating the cache directory {}", opts.cache_dir.display()))?;
-    let store = Arc::new(InventoryStore::open(
+    let opened = InventoryStore::open(
         &opts.cache_dir.join("inventory.redb"),
-    )?);
+        crate::store::DEFAULT_CACHE_ENTRIES,
+    )?;
+    let store = Arc::new(opened.store);
     let metrics = Arc::new(Metrics::new());
+    if opened.recovery.is_some() {
+        metrics.store_recovered();
+    }
     metrics.set_inventories(store.len().unwrap_or(0));
     let db = Arc::new(DbState::open(&opts.cache_dir));
     let ready = Arc::new(AtomicBool::new(false));

@@ -18,11 +18,12 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, ResourceExt};
-use sightline_scan::job_result::{self, ResultError};
+use sightline_api::naming::{LABEL_MANAGED_BY, MANAGED_BY};
+use sightline_scan::job_result::{self, FailureReason, ResultError};
 use tokio::sync::{mpsc, Notify};
 
 use crate::config::OperatorConfig;
-use crate::job::{self, ScanJobRequest, IMAGE_ANNOTATION, MANAGED_BY};
+use crate::job::{self, ScanJobRequest, IMAGE_ANNOTATION};
 use crate::metrics::Metrics;
 use crate::store::InventoryStore;
 use crate::workload::WorkloadKey;
@@ -273,7 +274,7 @@ impl Scans {
             tracing::warn!(digest = %digest, image = %req.image, "could not create the scan Job: {e:#}");
             self.fail(
                 &digest,
-                "internal",
+                FailureReason::Internal,
                 &format!("creating the scan Job: {e:#}"),
                 true,
             )
@@ -284,13 +285,19 @@ impl Scans {
     async fn create_job(&self, req: &ScanRequest) -> anyhow::Result<()> {
         let ns = &self.config.operator_namespace;
         let docker_config = self.pull_config(req).await?;
-        let name = job::job_name(&req.digest);
+        // Interim: the main session's rewrite passes the workload's platform.
+        let platform = "linux/amd64";
+        let name = job::job_name(&req.digest, platform);
+        let nonce = job::pull_secret_nonce();
         let spec = ScanJobRequest {
             image: req.image.clone(),
             digest: req.digest.clone(),
+            platform: platform.to_string(),
             namespace: ns.clone(),
             scanner_image: self.scanner_image.clone(),
-            pull_secret: docker_config.as_ref().map(|_| job::pull_secret_name(&name)),
+            pull_secret: docker_config
+                .as_ref()
+                .map(|_| job::pull_secret_name(&name, &nonce)),
             registry_timeout_secs: 60,
         };
         let job_obj = job::scan_job(&self.config, &spec);
@@ -304,8 +311,7 @@ impl Scans {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(job = %name, image = %req.image, "scan Job created");
-        if let Some(config) = docker_config {
-            let mut secret = job::pull_secret(&created, &config);
+        if let Some(mut secret) = docker_config.and_then(|c| job::pull_secret(&created, &c)) {
             secret.metadata.owner_references = Some(vec![OwnerReference {
                 api_version: "batch/v1".into(),
                 kind: "Job".into(),
@@ -364,7 +370,7 @@ impl Scans {
     /// process left), unknown running ones adopted.
     async fn watch_jobs(self: Arc<Self>) {
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.config.operator_namespace);
-        let cfg = watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
+        let cfg = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
         let mut stream = watcher::watcher(jobs, cfg).default_backoff().boxed();
         while let Some(ev) = stream.next().await {
             match ev {
@@ -471,7 +477,7 @@ impl Scans {
             }
             self.fail(
                 &digest,
-                "internal",
+                FailureReason::Internal,
                 &format!("scan Job {} was deleted before it finished", j.name_any()),
                 false,
             )
@@ -500,6 +506,7 @@ impl Scans {
                     &p.name_any(),
                     &LogParams {
                         container: Some("scanner".into()),
+                        limit_bytes: Some(job_result::MAX_LOG_BYTES),
                         ..Default::default()
                     },
                 )
@@ -510,41 +517,42 @@ impl Scans {
         };
         let outcome = match (&finished, log.as_deref().map(job_result::decode)) {
             (_, Some(Ok(scan))) => Ok(scan),
-            (_, Some(Err(ResultError::ScanFailed { reason, message }))) => {
-                Err((reason.as_str().to_string(), message))
-            }
+            (_, Some(Err(ResultError::ScanFailed { reason, message }))) => Err((reason, message)),
             (Finished::Failed(why), other) => {
                 let oom = pod.as_ref().is_some_and(pod_oom_killed);
                 let (reason, text) = if oom {
                     (
-                        "oom",
+                        FailureReason::Oom,
                         "the scanner was OOM-killed: raise scanJob.resources.limits.memory"
                             .to_string(),
                     )
                 } else if why == "DeadlineExceeded" {
                     (
-                        "timeout",
+                        FailureReason::Timeout,
                         format!(
                             "the scan Job ran longer than operator.scanJobTimeout ({}s)",
                             self.config.scan_job_timeout.as_secs()
                         ),
                     )
                 } else if let Some(p) = pod.as_ref().and_then(pod_waiting_reason) {
-                    ("internal", format!("the scan Pod never ran: {p}"))
+                    (
+                        FailureReason::Internal,
+                        format!("the scan Pod never ran: {p}"),
+                    )
                 } else {
                     match other {
-                        Some(Err(e)) => ("bad_result", e.to_string()),
+                        Some(Err(e)) => (e.reason(), e.to_string()),
                         _ => (
-                            "internal",
+                            FailureReason::Internal,
                             format!("the scan Job failed ({why}) and left no log"),
                         ),
                     }
                 };
-                Err((reason.to_string(), text))
+                Err((reason, text))
             }
-            (Finished::Succeeded, Some(Err(e))) => Err(("bad_result".to_string(), e.to_string())),
+            (Finished::Succeeded, Some(Err(e))) => Err((e.reason(), e.to_string())),
             (Finished::Succeeded, None) => Err((
-                "bad_result".to_string(),
+                FailureReason::BadResult,
                 "the scan Job succeeded but its log could not be read".to_string(),
             )),
         };
@@ -583,7 +591,7 @@ impl Scans {
                     Err(e) => {
                         self.fail(
                             &digest,
-                            "internal",
+                            FailureReason::Internal,
                             &format!("storing the inventory: {e}"),
                             false,
                         )
@@ -591,7 +599,7 @@ impl Scans {
                     }
                 }
             }
-            Err((reason, message)) => self.fail(&digest, &reason, &message, false).await,
+            Err((reason, message)) => self.fail(&digest, reason, &message, false).await,
         }
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &ns);
         let dp = DeleteParams {
@@ -607,7 +615,13 @@ impl Scans {
 
     /// Records a failure: metric, Event on every waiting workload, backoff, and a wake-up
     /// of the waiters once the backoff has passed.
-    async fn fail(self: &Arc<Self>, digest: &str, reason: &str, message: &str, release_slot: bool) {
+    async fn fail(
+        self: &Arc<Self>,
+        digest: &str,
+        reason: FailureReason,
+        message: &str,
+        release_slot: bool,
+    ) {
         let (waiters, retry_in, image) = {
             let mut st = self.lock();
             if release_slot {

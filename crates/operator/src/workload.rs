@@ -311,7 +311,10 @@ pub fn skip_reason(
     if w.meta.deletion_timestamp.is_some() {
         return Some(Skip::Deleting);
     }
-    let (k, v) = crate::job::MANAGED_BY;
+    let (k, v) = (
+        sightline_api::naming::LABEL_MANAGED_BY,
+        sightline_api::naming::MANAGED_BY,
+    );
     if w.meta
         .labels
         .as_ref()
