@@ -1,32 +1,32 @@
-//! The Sightline operator: glue around the scanning core.
+//! The Sightline operator: a pure core inside a thin runtime.
 //!
-//! * [`config`]: the operator's settings, under the Helm value keys platform teams already
-//!   set for Trivy Operator (`trivy.ignoreUnfixed`, `operator.scanJobsConcurrentLimit`, ...),
-//!   from a values-style YAML file (a mounted ConfigMap) with environment overrides.
-//! * [`job`]: the scan Job for one image digest (restricted Pod Security, pull secrets,
-//!   scheduling knobs), as a pure function of the settings and the workload.
-//! * [`store`]: the inventory store, each scanned image digest's inventory in an embedded
-//!   redb file on the operator's volume (survives restarts; re-matched on DB updates).
+//! The pure core (no API calls; unit-tested without a cluster):
+//! * [`config`]: the settings, under the Helm value keys platform teams already set for
+//!   Trivy Operator (`trivy.ignoreUnfixed`, `operator.scanJobsConcurrentLimit`, ...).
 //! * [`workload`]: workloads as the operator sees them (kinds, containers, running digests,
-//!   the rules deciding whether one is scanned).
-//! * [`reports`]: VulnerabilityReport / ExposedSecretReport objects for one workload
-//!   container, with the etcd size guard.
+//!   node platforms, the scope and revision rules deciding whether one is scanned).
+//! * [`scan_state`]: the scan state machine per subject (digest + platform): queue, limit,
+//!   adoption, relists, timeouts, backoff.
+//! * [`job`]: the scan Job and its Job-scoped pull Secret, as pure functions.
+//! * [`reports`]: VulnerabilityReport / ExposedSecretReport objects with the etcd size guard.
+//! * [`index`]: the watch-driven index (Pods by owner, reports by workload, subjects by
+//!   workload) a reconcile reads.
+//! * [`lease`]: leader-election rules (observed-time expiry, renew deadline).
+//! * [`store`]: the inventory store (redb) by subject.
 //! * [`metrics`]: `trivy_image_*` report metrics and `sightline_*` operational metrics.
-//! * [`scans`]: scan Jobs per digest (queue, limit, result intake, backoff, adoption).
-//! * [`dbsync`]: the operator's vulnerability DB, kept current and swapped in place.
-//! * [`controller`]: caches, work queue and the reconcile of one workload.
-//! * [`leader`]: Lease-based leader election.
-//! * [`runtime`]: `sightline operator` (wiring, HTTP endpoints, shutdown).
+//!
+//! The runtime ([`runtime`]): watches feeding the index, one kube-runtime Controller per
+//! workload kind (`reconcile -> Result<Action>`, an error policy), scan Job I/O, the DB loop,
+//! HTTP endpoints, leader election.
 
 pub mod config;
-pub mod controller;
-pub mod dbsync;
+pub mod index;
 pub mod job;
-pub mod leader;
+pub mod lease;
 pub mod metrics;
 pub mod reports;
 pub mod runtime;
-pub mod scans;
+pub mod scan_state;
 pub mod store;
 pub mod sync;
 pub mod workload;

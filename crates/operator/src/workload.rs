@@ -78,6 +78,17 @@ impl fmt::Display for WorkloadKind {
     }
 }
 
+/// `apiVersion` of a workload kind, for Event references (a CronJob's ownerReferences use
+/// the version the server serves, from the object itself).
+pub fn api_version_of(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::Pod | WorkloadKind::ReplicationController => "v1",
+        WorkloadKind::ReplicaSet | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => "apps/v1",
+        WorkloadKind::Job => "batch/v1",
+        WorkloadKind::CronJob => "batch/v1beta1",
+    }
+}
+
 /// Identifies one workload: the unit the operator reconciles.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkloadKey {
@@ -232,6 +243,17 @@ pub fn containers_of(spec: &PodSpec) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The platform (`os/arch`) of a node from its well-known labels (`kubernetes.io/os`,
+/// `kubernetes.io/arch`, or their `beta.` forms on old nodes).
+pub fn node_platform(labels: &BTreeMap<String, String>) -> Option<String> {
+    let get = |k: &str| {
+        labels
+            .get(&format!("kubernetes.io/{k}"))
+            .or_else(|| labels.get(&format!("beta.kubernetes.io/{k}")))
+    };
+    Some(format!("{}/{}", get("os")?, get("arch")?))
+}
+
 /// The owner reference with `controller: true`, if any.
 pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references
@@ -311,15 +333,12 @@ pub fn skip_reason(
     if w.meta.deletion_timestamp.is_some() {
         return Some(Skip::Deleting);
     }
-    let (k, v) = (
-        sightline_api::naming::LABEL_MANAGED_BY,
-        sightline_api::naming::MANAGED_BY,
-    );
+    use sightline_api::naming::{LABEL_MANAGED_BY, MANAGED_BY};
     if w.meta
         .labels
         .as_ref()
-        .and_then(|l| l.get(k))
-        .is_some_and(|x| x == v)
+        .and_then(|l| l.get(LABEL_MANAGED_BY))
+        .is_some_and(|x| x == MANAGED_BY)
     {
         return Some(Skip::OwnScanJob);
     }
@@ -463,6 +482,18 @@ mod tests {
             }),
             status: None,
         }
+    }
+
+    #[test]
+    fn node_platform_from_labels() {
+        let l = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let arm = l(&[("kubernetes.io/os", "linux"), ("kubernetes.io/arch", "arm64")]);
+        assert_eq!(node_platform(&arm).as_deref(), Some("linux/arm64"));
+        let old = l(&[("beta.kubernetes.io/os", "linux"), ("beta.kubernetes.io/arch", "amd64")]);
+        assert_eq!(node_platform(&old).as_deref(), Some("linux/amd64"));
+        assert_eq!(node_platform(&l(&[])), None);
     }
 
     #[test]
