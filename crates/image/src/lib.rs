@@ -28,6 +28,7 @@ use futures_util::StreamExt;
 
 pub mod artifact;
 mod auth;
+pub mod digest;
 mod error;
 mod layer;
 mod local;
