@@ -857,9 +857,8 @@ fn push_images(s: &Settings) -> Vec<String> {
 
 /// The shared Debian 12 + Alpine 3.23 fixture DB as a trivy-db artifact at `reference`.
 fn publish_fixture_db(reference: &str, work: &Path) {
-    use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
     use sightline_vulndb::fixture::{default_fixture_files, write_db};
-    use sightline_vulndb::install::{write_archive, DbKind};
+    use sightline_vulndb::install::{db_artifact, DbKind};
     let dir = work.join("db");
     let files = default_fixture_files();
     let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -869,21 +868,9 @@ fn publish_fixture_db(reference: &str, work: &Path) {
         &sightline_vulndb::Metadata::fresh(chrono::Utc::now()),
     )
     .expect("write the fixture DB");
-    let mut blob = Vec::new();
-    write_archive(&dir, DbKind::Vuln, &mut blob).expect("archive the fixture DB");
-    let layer = PushLayer {
-        data: blob,
-        media_type: DbKind::Vuln.layer_media_type().into(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(push_artifact(
-            reference,
-            &Default::default(),
-            "application/vnd.aquasec.trivy.config.v1+json",
-            vec![layer],
-        ))
+    db_artifact(&dir, DbKind::Vuln)
+        .expect("archive the fixture DB")
+        .publish_blocking(reference, &Default::default())
         .expect("push the fixture DB");
     let _ = std::fs::remove_dir_all(&dir);
 }

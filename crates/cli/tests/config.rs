@@ -300,18 +300,9 @@ fn checks_bundle_from_the_registry() {
     let reference = format!("{}/sightline-test/cli-checks:1", env.registry);
     let mut blob = Vec::new();
     sightline_policy::bundle::write_archive(&policy_testdata("bundle"), &mut blob).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(sightline_image::artifact::push_artifact(
-        &reference,
-        &Default::default(),
-        sightline_policy::bundle::CONFIG_MEDIA_TYPE,
-        vec![sightline_image::artifact::PushLayer {
-            data: blob,
-            media_type: sightline_policy::bundle::LAYER_MEDIA_TYPE.into(),
-            annotations: Default::default(),
-        }],
-    ))
-    .unwrap();
+    sightline_policy::bundle::bundle_artifact(blob)
+        .publish_blocking(&reference, &Default::default())
+        .unwrap();
     let cache = tempfile::tempdir().unwrap();
     let cache_s = path_str(cache.path());
     let deployment = path_str(&policy_testdata("deployment.yaml"));

@@ -13,15 +13,31 @@ use tracing::debug;
 
 use crate::{ImageError, RegistryOptions};
 
-/// The credentials for one registry and where they came from (for error hints).
-#[derive(Debug, Clone)]
+/// The credentials for one registry and where they came from (for error hints). Its `Debug`
+/// shows the kind of credentials and their source, never a secret.
+#[derive(Clone)]
 pub(crate) struct Credentials {
     pub auth: RegistryAuth,
     /// e.g. `--username/--password`, `docker config /root/.docker/config.json`, `none`.
     pub source: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.auth {
+            RegistryAuth::Anonymous => "anonymous",
+            RegistryAuth::Basic(..) => "basic",
+            RegistryAuth::Bearer(_) => "bearer",
+        };
+        f.debug_struct("Credentials")
+            .field("auth", &kind)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// One `auths` entry. Never `Debug`: it holds secrets.
+#[derive(Default, Deserialize)]
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
@@ -33,6 +49,43 @@ struct AuthEntry {
     identitytoken: Option<String>,
     #[serde(default)]
     registrytoken: Option<String>,
+}
+
+/// What is wrong with a JSON document and where, without any of its content: serde_json's
+/// messages quote the offending value ("invalid type: string \"...\""), which in a docker
+/// config or a pull secret is a password or a token. Use it wherever a secret's JSON fails to
+/// parse and the error may reach a log, an Event or a report.
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    // serde_json appends " at line L column C" when it knows the position.
+    let bare = match message.rfind(" at line ") {
+        Some(i) if e.line() > 0 => &message[..i],
+        _ => message.as_str(),
+    };
+    let what = match e.classify() {
+        Category::Io => "cannot be read".to_string(),
+        // Syntax messages are fixed texts ("expected `,` or `}`", "trailing comma").
+        Category::Syntax | Category::Eof if !bare.contains('"') => bare.to_string(),
+        Category::Syntax => "invalid JSON syntax".to_string(),
+        Category::Eof => "unexpected end of the document".to_string(),
+        Category::Data => {
+            // "invalid type: string \"<value>\", expected struct X": keep what was expected.
+            let expected = message[..bare.len()]
+                .rsplit_once(", expected ")
+                .map(|(_, x)| x)
+                .filter(|x| !x.contains('"'));
+            match expected {
+                Some(x) => format!("a value of the wrong type or form (expected {x})"),
+                None => "a value of the wrong type or form".to_string(),
+            }
+        }
+    };
+    if e.line() > 0 {
+        format!("{what} at line {} column {}", e.line(), e.column())
+    } else {
+        what
+    }
 }
 
 /// Names under which a docker config may hold the credentials of `registry`.
@@ -105,8 +158,9 @@ pub(crate) fn from_docker_config(path: &Path, registry: &str) -> Result<Credenti
         reason,
     };
     let text = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    // serde_json's messages may quote the input (a password): report what and where only.
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| err(format!("not valid JSON: {}", describe_json_error(&e))))?;
     let obj = value
         .as_object()
         .ok_or_else(|| err("not a JSON object".into()))?;
@@ -131,8 +185,19 @@ pub(crate) fn from_docker_config(path: &Path, registry: &str) -> Result<Credenti
                 .collect(),
         ),
     };
-    let auths: BTreeMap<String, AuthEntry> = serde_json::from_value(auths_value)
-        .map_err(|e| err(format!("unexpected \"auths\" shape: {e}")))?;
+    let serde_json::Value::Object(auths_map) = auths_value else {
+        return Err(err("unexpected \"auths\" shape: not a JSON object".into()));
+    };
+    let mut auths = BTreeMap::new();
+    for (key, entry) in auths_map {
+        let entry: AuthEntry = serde_json::from_value(entry).map_err(|e| {
+            err(format!(
+                "unexpected \"auths\" shape: auths.{key:?}: {}",
+                describe_json_error(&e)
+            ))
+        })?;
+        auths.insert(key, entry);
+    }
     let source = format!("docker config {}", path.display());
     let candidates = candidate_keys(registry);
     let found = candidates.iter().find_map(|c| {
@@ -155,9 +220,10 @@ pub(crate) fn from_docker_config(path: &Path, registry: &str) -> Result<Credenti
         });
     }
     if let Some(auth) = entry.auth.as_ref().filter(|a| !a.trim().is_empty()) {
+        // base64's errors name the offending byte: a character of the secret.
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
-            .map_err(|e| err(format!("auths.{key:?}.auth is not base64: {e}")))?;
+            .map_err(|_| err(format!("auths.{key:?}.auth is not base64")))?;
         let decoded = String::from_utf8(decoded)
             .map_err(|_| err(format!("auths.{key:?}.auth is not UTF-8 once decoded")))?;
         let (user, pass) = decoded.split_once(':').ok_or_else(|| {
@@ -266,6 +332,63 @@ mod tests {
         };
         let e = resolve("r", &opts).unwrap_err();
         assert!(e.to_string().contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn malformed_configs_do_not_echo_secrets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode("u:hunter2-secret");
+        let cases = [
+            // A string where an entry object belongs (serde: "invalid type: string ...").
+            r#"{"auths":{"r":"hunter2-secret"}}"#.to_string(),
+            r#"{"auths":{"r":{"auth":["hunter2-secret"]}}}"#.to_string(),
+            r#"{"auths":{"r":{"username":"u","password":7}},"x":"hunter2-secret"}"#.to_string(),
+            r#"{"r":{"password":{"v":"hunter2-secret"}}}"#.to_string(),
+            // Broken syntax right after the secret, and a truncated document.
+            r#"{"auths":{"r":{"auth":"hunter2-secret" "x"}}}"#.to_string(),
+            r#"{"auths":{"r":{"password":"hunter2-secret"#.to_string(),
+            r#"{"auths":{"r":{"password":"hunter2-secret\q"}}}"#.to_string(),
+            // base64 with an invalid character inside the secret.
+            r#"{"auths":{"r":{"auth":"aHVudGVyMi1zZWNyZXQ%"}}}"#.to_string(),
+            format!(r#"{{"auths":{{"r":{{"auth":"{b64}","password":false}}}}}}"#),
+        ];
+        for (i, text) in cases.iter().enumerate() {
+            let p = write(tmp.path(), &format!("c{i}.json"), text);
+            let e = from_docker_config(&p, "r").unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("hunter2"), "case {i}: {shown}");
+            assert!(!shown.contains("%"), "case {i}: {shown}");
+            assert!(shown.contains(&format!("c{i}.json")), "case {i}: {shown}");
+        }
+        // What is wrong and where is still said.
+        let p = write(
+            tmp.path(),
+            "where.json",
+            r#"{"auths":{"r":"hunter2-secret"}}"#,
+        );
+        let e = from_docker_config(&p, "r").unwrap_err().to_string();
+        assert!(e.contains("auths.\"r\"") && e.contains("expected"), "{e}");
+        let p = write(
+            tmp.path(),
+            "syntax.json",
+            "{\n\"auths\": {\"r\": hunter2-secret}}",
+        );
+        let e = from_docker_config(&p, "r").unwrap_err().to_string();
+        assert!(e.contains("line 2 column"), "{e}");
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let c = Credentials {
+            auth: RegistryAuth::Basic("u".into(), "hunter2-secret".into()),
+            source: "test".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Credentials {
+            auth: RegistryAuth::Bearer("hunter2-secret".into()),
+            source: "test".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

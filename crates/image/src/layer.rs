@@ -6,9 +6,9 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
-use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
+use crate::digest::DigestReader;
 use crate::{ImageError, LayerFile, Progress, Walk};
 
 /// One entry of a layer, reduced to what merging needs.
@@ -119,38 +119,6 @@ pub(crate) struct LayerResult {
     pub changes: Vec<Change>,
     /// `sha256:` digest of the blob bytes as read.
     pub blob_digest: String,
-}
-
-/// A reader that hashes (sha256) what passes through it.
-struct HashReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> HashReader<R> {
-    fn new(inner: R) -> Self {
-        HashReader {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    fn digest(&self) -> String {
-        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
-    }
-
-    /// Reads to EOF (so the digest covers the whole stream).
-    fn drain(&mut self) -> io::Result<()> {
-        io::copy(self, &mut io::sink()).map(|_| ())
-    }
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// A reader that reports the bytes it passes to a [`Progress`] (local sources).
@@ -330,17 +298,17 @@ pub(crate) fn walk_layer<R: Read>(
 ) -> Result<LayerResult, ImageError> {
     match ctx.compression {
         Compression::Gzip => {
-            let mut tar = HashReader::new(MultiGzDecoder::new(HashReader::new(reader)));
+            let mut tar = DigestReader::new(MultiGzDecoder::new(DigestReader::new(reader)));
             let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
             });
             let tar_digest = tar.digest();
-            let mut blob = tar.inner.into_inner();
+            let mut blob = tar.into_inner().into_inner();
             finish(res, ctx, &mut blob, tar_digest)
         }
         Compression::None => {
-            let mut tar = HashReader::new(reader);
+            let mut tar = DigestReader::new(reader);
             let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
@@ -354,10 +322,10 @@ pub(crate) fn walk_layer<R: Read>(
 fn finish<R: Read>(
     res: Result<Vec<Change>, WalkError>,
     ctx: &LayerCtx,
-    blob: &mut HashReader<R>,
+    blob: &mut DigestReader<R>,
     tar_digest: String,
 ) -> Result<LayerResult, ImageError> {
-    let blob_mismatch = |blob: &HashReader<R>| {
+    let blob_mismatch = |blob: &DigestReader<R>| {
         let actual = blob.digest();
         match &ctx.expected_blob {
             Some(expected) if *expected != actual => Some(ImageError::DigestMismatch {

@@ -28,6 +28,7 @@ use futures_util::StreamExt;
 
 pub mod artifact;
 mod auth;
+pub mod digest;
 mod error;
 mod layer;
 mod local;
@@ -39,6 +40,7 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+pub use auth::describe_json_error;
 pub use error::ImageError;
 pub use rootfs::Rootfs;
 
@@ -87,8 +89,8 @@ impl Default for Platform {
     }
 }
 
-/// How to reach registries.
-#[derive(Debug, Clone, Default)]
+/// How to reach registries. Its `Debug` shows whether a password is set, never the password.
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     /// Plain http for every registry (certificate checks are also off for any https hop,
     /// e.g. a token realm). Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) always use
@@ -110,6 +112,20 @@ pub struct RegistryOptions {
     /// chunk of a layer blob); `None` = 60 s. A hung registry fails with
     /// [`ImageError::Timeout`].
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("insecure", &self.insecure)
+            .field("insecure_registries", &self.insecure_registries)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("docker_config", &self.docker_config)
+            .field("platform", &self.platform)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// One layer of an image.
@@ -306,4 +322,24 @@ where
         index += 1;
     }
     Ok((rootfs, digests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_options_debug_redacts_the_password() {
+        let opts = RegistryOptions {
+            username: Some("robot".into()),
+            password: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let shown = format!("{opts:?} {opts:#?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(
+            shown.contains("robot") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

@@ -2,12 +2,12 @@
 //! (`application/vnd.cncf.openpolicyagent.layer.v1.tar+gzip`) is a tar.gz of Rego files and
 //! data documents — the format Trivy's `--checks-bundle-repository` reads.
 //!
-//! [`pull`] fetches it with the image crate's registry client (same auth, TLS, timeouts and
-//! digest checks as image pulls), extracts it into a fresh directory next to the cache entry
-//! and swaps it into `<cache>/policy` in one `renameat2(RENAME_EXCHANGE)` (a rename when there
-//! was none), the way the vulnerability DB is installed: a failed or tampered download never
-//! replaces a good bundle, and a reader never sees a half-written one. The layout is Trivy's:
-//! `<cache>/policy/content/...` plus `<cache>/policy/metadata.json`.
+//! [`pull`] fetches it with the image crate's artifact module (same auth, TLS, timeouts and
+//! digest checks as image pulls; exactly one layer, of [`LAYER_MEDIA_TYPE`], as Trivy
+//! requires), extracts it into a staged directory next to the cache entry and swaps it into
+//! `<cache>/policy` with the same atomic install as the vulnerability DB: a failed or tampered
+//! download never replaces a good bundle, and a reader never sees a half-written one. The
+//! layout is Trivy's: `<cache>/policy/content/...` plus `<cache>/policy/metadata.json`.
 
 use std::fs;
 use std::io::{self, Read};
@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sightline_image::artifact::Artifact;
+use sightline_image::artifact::{Artifact, FsError, SingleLayer, StagedDir};
 use sightline_image::{ImageError, NoProgress, RegistryOptions};
 
 use crate::source::{CheckSet, Origin, SourceError};
@@ -55,7 +55,7 @@ pub enum BundleError {
     /// Registry access failed.
     #[error(transparent)]
     Registry(#[from] ImageError),
-    /// The artifact has no (or more than one) bundle layer.
+    /// The artifact does not have exactly one layer, of the bundle media type.
     #[error("{reference}: not a checks bundle: {reason}")]
     NotABundle {
         /// The reference.
@@ -88,6 +88,21 @@ pub enum BundleError {
     Missing(PathBuf),
 }
 
+impl From<FsError> for BundleError {
+    fn from(e: FsError) -> Self {
+        BundleError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+/// `archive` (a tar.gz from [`write_archive`]) as the single-layer artifact a bundle publisher
+/// pushes (Trivy's config and layer media types).
+pub fn bundle_artifact(archive: Vec<u8>) -> SingleLayer {
+    SingleLayer::new(CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, archive)
+}
+
 /// `<cache_dir>/policy`.
 pub fn bundle_dir(cache_dir: &Path) -> PathBuf {
     cache_dir.join("policy")
@@ -116,54 +131,31 @@ pub async fn pull(
             return Ok(current);
         }
     }
-    let layers: Vec<_> = artifact
-        .layers
-        .iter()
-        .filter(|l| l.media_type == LAYER_MEDIA_TYPE)
-        .collect();
-    let layer = match layers.as_slice() {
-        [l] => (*l).clone(),
-        [] => {
-            return Err(BundleError::NotABundle {
-                reference,
-                reason: format!(
-                    "no {LAYER_MEDIA_TYPE} layer (layers: {})",
-                    artifact
-                        .layers
-                        .iter()
-                        .map(|l| l.media_type.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
-        }
-        _ => {
-            return Err(BundleError::NotABundle {
-                reference,
-                reason: format!("{} bundle layers, expected one", layers.len()),
-            })
-        }
-    };
-    fs::create_dir_all(cache_dir).map_err(|e| io_err(cache_dir, e))?;
-    let tmp = TempDir::new(cache_dir)?;
-    let target = tmp.path.join("content");
+    let layer = artifact
+        .single_layer(LAYER_MEDIA_TYPE)
+        .map_err(|m| BundleError::NotABundle {
+            reference: reference.clone(),
+            reason: m.to_string(),
+        })?
+        .clone();
+    let staged = StagedDir::create(&bundle_dir(cache_dir))?;
+    let target = staged.path().join("content");
     let r = reference.clone();
-    let unpacked = artifact
+    artifact
         .stream_layer(&layer, Arc::new(NoProgress), move |reader| {
             unpack(reader, &target, &r)
         })
-        .await?;
-    unpacked?;
+        .await??;
     let meta = BundleMetadata {
         reference,
         digest: artifact.manifest_digest.clone(),
         layer_digest: layer.digest.clone(),
         downloaded_at: chrono_now(),
     };
-    let meta_path = tmp.path.join("metadata.json");
+    let meta_path = staged.path().join("metadata.json");
     let json = serde_json::to_vec_pretty(&meta).expect("metadata serialises");
     fs::write(&meta_path, json).map_err(|e| io_err(&meta_path, e))?;
-    swap_into_place(&tmp.path, &bundle_dir(cache_dir))?;
+    staged.commit(&["metadata.json"])?;
     Ok(meta)
 }
 
@@ -244,78 +236,6 @@ fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(cache_dir: &Path) -> Result<Self, BundleError> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = cache_dir.join(format!(
-            ".policy.tmp-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir(&path).map_err(|e| io_err(&path, e))?;
-        Ok(TempDir { path })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.path.exists() {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-fn swap_into_place(new: &Path, dest: &Path) -> Result<(), BundleError> {
-    if !dest.exists() {
-        return fs::rename(new, dest).map_err(|e| io_err(dest, e));
-    }
-    match exchange(new, dest) {
-        Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
-            // No RENAME_EXCHANGE here: move the old bundle aside, then the new one in.
-            let old = new.with_extension("old");
-            fs::rename(dest, &old).map_err(|e| io_err(dest, e))?;
-            fs::rename(new, dest).map_err(|e| io_err(dest, e))?;
-            let _ = fs::remove_dir_all(&old);
-            Ok(())
-        }
-        Err(e) => Err(io_err(dest, e)),
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let ca = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let cb = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: two valid NUL-terminated paths; renameat2 does not retain them.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
-}
-
 fn io_err(path: &Path, source: io::Error) -> BundleError {
     BundleError::Io {
         path: path.to_path_buf(),
@@ -367,22 +287,5 @@ mod tests {
         // Truncated gzip.
         let e = unpack(&mut &blob[..blob.len() / 2], &d.path().join("t"), "r").unwrap_err();
         assert!(matches!(e, BundleError::Archive { .. }), "{e}");
-    }
-
-    #[test]
-    fn swap_replaces_atomically() {
-        let d = tempfile::tempdir().unwrap();
-        let dest = d.path().join("policy");
-        for round in 0..2 {
-            let t = TempDir::new(d.path()).unwrap();
-            fs::write(t.path.join("v"), round.to_string()).unwrap();
-            swap_into_place(&t.path, &dest).unwrap();
-        }
-        assert_eq!(fs::read_to_string(dest.join("v")).unwrap(), "1");
-        let names: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["policy"], "temporary directories are removed");
     }
 }

@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sightline_image::artifact::{push_artifact, PushLayer};
 use sightline_image::RegistryOptions;
 use sightline_policy::bundle;
 use sightline_policy::engine::EngineOptions;
@@ -110,18 +109,11 @@ fn bundle_blob(dir: &Path) -> Vec<u8> {
 }
 
 async fn push(reference: &str, opts: &RegistryOptions, blob: Vec<u8>, media_type: &str) -> String {
-    push_artifact(
-        reference,
-        opts,
-        bundle::CONFIG_MEDIA_TYPE,
-        vec![PushLayer {
-            data: blob,
-            media_type: media_type.to_string(),
-            annotations: BTreeMap::new(),
-        }],
-    )
-    .await
-    .unwrap()
+    bundle::bundle_artifact(blob)
+        .with_media_type(media_type)
+        .publish(reference, opts)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -85,26 +85,15 @@ fn main() -> ExitCode {
 }
 
 fn push_artifact(db_dir: &Path, reference: &str) -> ExitCode {
-    use sightline_image::artifact::{PushLayer, TITLE_ANNOTATION};
-    use sightline_vulndb::install::{write_archive, DbKind};
-    let mut blob = Vec::new();
-    if let Err(e) = write_archive(db_dir, DbKind::Vuln, &mut blob) {
-        eprintln!("error: archiving {}: {e}", db_dir.display());
-        return ExitCode::FAILURE;
-    }
-    let layer = PushLayer {
-        data: blob,
-        media_type: DbKind::Vuln.layer_media_type().to_string(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
+    use sightline_vulndb::install::{db_artifact, DbKind};
+    let artifact = match db_artifact(db_dir, DbKind::Vuln) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: archiving {}: {e}", db_dir.display());
+            return ExitCode::FAILURE;
+        }
     };
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let opts = sightline_image::RegistryOptions::default();
-    match rt.block_on(sightline_image::artifact::push_artifact(
-        reference,
-        &opts,
-        "application/vnd.aquasec.trivy.config.v1+json",
-        vec![layer],
-    )) {
+    match artifact.publish_blocking(reference, &Default::default()) {
         Ok(_) => {
             println!("pushed {reference}");
             ExitCode::SUCCESS

@@ -2,20 +2,24 @@
 //! artifact) into the cache, so that neither a crash nor a bad download ever leaves a
 //! half-written DB, and a reader never sees one.
 //!
-//! The archive is streamed (never held in memory) into a fresh temporary directory next to
-//! the destination while its sha256 is computed; then the digest, the schema version and the
-//! DB itself are checked; only then are the old and new directories swapped in one
-//! `renameat2(RENAME_EXCHANGE)` (a plain rename when there was no DB yet). Readers holding the
-//! old `trivy.db` open keep reading it (its pages stay mapped) until they reopen.
+//! The archive is streamed (never held in memory) through a [`DigestReader`] (which checks the
+//! manifest's digest when given one) into a [`StagedDir`] next to the destination; then the
+//! digest, the schema version and the DB itself are checked; only then does the staged
+//! directory replace the old one, in the one atomic swap of `sightline_image::artifact`.
+//! Readers holding the old `trivy.db` open keep reading it (its pages stay mapped) until they
+//! reopen.
 
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+use sightline_image::artifact::{BlobMismatch, DigestReader, FsError, SingleLayer, StagedDir};
 
 use crate::{DbError, Metadata, VulnDb, METADATA_FILE};
+
+/// Media type of the config blob of trivy-db and trivy-java-db artifacts.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.aquasec.trivy.config.v1+json";
 
 /// Which database an artifact carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,21 @@ impl DbKind {
             DbKind::Vuln => "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip",
             DbKind::Java => "application/vnd.aquasec.trivy.javadb.layer.v1.tar+gzip",
         }
+    }
+
+    /// The layer's file name as trivy-db publishes it (`db.tar.gz`, `javadb.tar.gz`).
+    pub fn archive_title(self) -> &'static str {
+        match self {
+            DbKind::Vuln => "db.tar.gz",
+            DbKind::Java => "javadb.tar.gz",
+        }
+    }
+
+    /// `archive` (a tar.gz from [`write_archive`]) as the single-layer artifact trivy-db
+    /// publishes: its config media type, the layer media type and title of the kind.
+    pub fn artifact(self, archive: Vec<u8>) -> SingleLayer {
+        SingleLayer::new(CONFIG_MEDIA_TYPE, self.layer_media_type(), archive)
+            .titled(self.archive_title())
     }
 
     /// The database file inside the archive and the cache directory.
@@ -154,6 +173,15 @@ pub enum InstallError {
     },
 }
 
+impl From<FsError> for InstallError {
+    fn from(e: FsError) -> Self {
+        InstallError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// What was installed.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -167,50 +195,36 @@ pub struct Installed {
     pub digest: String,
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// Streams `archive` (a tar.gz holding the DB file and `metadata.json`) into
-/// `<cache_dir>/<kind dir>` atomically. `expected_digest` (`sha256:...`) is checked over the
-/// whole stream before anything is swapped in; `source_name` names the origin in errors.
-pub fn install_archive(
-    archive: impl Read,
-    expected_digest: Option<&str>,
+/// `<cache_dir>/<kind dir>` atomically. A verifying `archive` (the manifest's digest, see
+/// [`DigestReader::verifying`]) is checked over the whole stream before anything is swapped
+/// in; `source_name` names the origin in errors.
+pub fn install_archive<R: Read>(
+    archive: &mut DigestReader<R>,
     cache_dir: &Path,
     kind: DbKind,
     source_name: &str,
     now: DateTime<Utc>,
     source: Option<&crate::update::DbSource>,
 ) -> Result<Installed, InstallError> {
-    fs::create_dir_all(cache_dir).map_err(|e| io_err(cache_dir, e))?;
     let dest = kind.dir(cache_dir);
-    let tmp = TempDir::new(&dest)?;
-    let mut hashing = Hashing {
-        inner: archive,
-        hasher: Sha256::new(),
-        count: 0,
-    };
-    let archive_err = |e: io::Error| InstallError::Archive {
-        source_name: source_name.to_string(),
-        label: kind.label(),
-        reason: e.to_string(),
+    let staged = StagedDir::create(&dest)?;
+    let tmp = staged.path();
+    let archive_err = |e: io::Error| match BlobMismatch::of(&e) {
+        Some(BlobMismatch::Digest { expected, actual }) => InstallError::DigestMismatch {
+            source_name: source_name.to_string(),
+            expected: expected.clone(),
+            actual: actual.clone(),
+        },
+        _ => InstallError::Archive {
+            source_name: source_name.to_string(),
+            label: kind.label(),
+            reason: e.to_string(),
+        },
     };
     let (mut have_db, mut have_meta) = (false, false);
     {
-        let gz = flate2::read::GzDecoder::new(&mut hashing);
+        let gz = flate2::read::GzDecoder::new(&mut *archive);
         let mut tar = tar::Archive::new(gz);
         for entry in tar.entries().map_err(archive_err)? {
             let mut entry = entry.map_err(archive_err)?;
@@ -222,10 +236,10 @@ pub fn install_archive(
             let name = path.to_string_lossy().trim_start_matches("./").to_string();
             let target = if name == kind.db_file() {
                 have_db = true;
-                tmp.path.join(kind.db_file())
+                tmp.join(kind.db_file())
             } else if name == METADATA_FILE {
                 have_meta = true;
-                tmp.path.join(METADATA_FILE)
+                tmp.join(METADATA_FILE)
             } else {
                 tracing::debug!("{source_name}: ignoring archive entry {name}");
                 continue;
@@ -233,27 +247,16 @@ pub fn install_archive(
             let file = fs::File::create(&target).map_err(|e| io_err(&target, e))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
             io::copy(&mut entry, &mut out).map_err(archive_err)?;
-            let file = out
-                .into_inner()
+            out.into_inner()
                 .map_err(|e| io_err(&target, e.into_error()))?;
-            file.sync_all().map_err(|e| io_err(&target, e))?;
         }
         // Read the gzip trailer (its CRC and length check the decompressed data).
         let mut gz = tar.into_inner();
         io::copy(&mut gz, &mut io::sink()).map_err(archive_err)?;
     }
     // Whatever follows the gzip member is part of the blob and of its digest.
-    io::copy(&mut hashing, &mut io::sink()).map_err(archive_err)?;
-    let digest = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-    if let Some(expected) = expected_digest {
-        if !expected.eq_ignore_ascii_case(&digest) {
-            return Err(InstallError::DigestMismatch {
-                source_name: source_name.to_string(),
-                expected: expected.to_string(),
-                actual: digest,
-            });
-        }
-    }
+    archive.drain().map_err(archive_err)?;
+    let digest = archive.digest();
     let expected_files = format!("{} and {METADATA_FILE}", kind.db_file());
     if !have_db {
         return Err(InstallError::MissingFile {
@@ -270,29 +273,28 @@ pub fn install_archive(
         });
     }
 
-    let mut metadata = read_archive_metadata(&tmp.path, kind, source_name)?;
-    check_db(&tmp.path, kind).map_err(|reason| InstallError::InvalidDb {
+    let mut metadata = read_archive_metadata(tmp, kind, source_name)?;
+    check_db(tmp, kind).map_err(|reason| InstallError::InvalidDb {
         source_name: source_name.to_string(),
         label: kind.label(),
         reason,
     })?;
     metadata.downloaded_at = Some(now);
-    crate::write_metadata(&tmp.path, &metadata).map_err(|e| io_err(&tmp.path, e))?;
+    crate::write_metadata(tmp, &metadata).map_err(|e| io_err(tmp, e))?;
     if let Some(src) = source {
-        let path = tmp.path.join(crate::update::SOURCE_FILE);
+        let path = tmp.join(crate::update::SOURCE_FILE);
         let json = serde_json::to_vec_pretty(src).map_err(|e| io_err(&path, e.into()))?;
         fs::write(&path, json).map_err(|e| io_err(&path, e))?;
     }
-    let db_size = fs::metadata(tmp.path.join(kind.db_file()))
+    let db_size = fs::metadata(tmp.join(kind.db_file()))
         .map(|m| m.len())
         .unwrap_or(0);
-    fsync_dir(&tmp.path);
-    swap_into_place(&tmp.path, &dest)?;
-    fsync_dir(cache_dir);
+    // Without RENAME_EXCHANGE, the DB file goes in before the metadata naming it current.
+    staged.commit(&[METADATA_FILE])?;
     Ok(Installed {
         metadata,
         db_size,
-        archive_size: hashing.count,
+        archive_size: archive.bytes_read(),
         digest,
     })
 }
@@ -342,90 +344,6 @@ fn check_db(dir: &Path, kind: DbKind) -> Result<(), String> {
     }
 }
 
-/// A temporary directory next to `dest`, removed on drop unless it was swapped in (then it
-/// holds the old DB, which is removed too).
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(dest: &Path) -> Result<Self, InstallError> {
-        let path = crate::metadata::temp_path_for(dest);
-        fs::create_dir(&path).map_err(|e| io_err(&path, e))?;
-        Ok(TempDir { path })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.path.exists() {
-            if let Err(e) = fs::remove_dir_all(&self.path) {
-                tracing::warn!("could not remove {}: {e}", self.path.display());
-            }
-        }
-    }
-}
-
-/// Puts `new` in place of `dest`: one atomic exchange when `dest` exists (afterwards `new`
-/// holds the old DB), a rename otherwise. Filesystems without `RENAME_EXCHANGE` fall back to
-/// renaming file by file, the DB file first, so a crash leaves a consistent DB (new DB, old
-/// metadata at worst: the next update simply downloads again).
-fn swap_into_place(new: &Path, dest: &Path) -> Result<(), InstallError> {
-    if !dest.exists() {
-        return fs::rename(new, dest).map_err(|e| io_err(dest, e));
-    }
-    match exchange(new, dest) {
-        Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
-            tracing::debug!("RENAME_EXCHANGE unsupported here ({e}); swapping file by file");
-            let mut names: Vec<_> = fs::read_dir(new)
-                .map_err(|e| io_err(new, e))?
-                .filter_map(|e| e.ok().map(|e| e.file_name()))
-                .collect();
-            names.sort_by_key(|n| n == METADATA_FILE);
-            for n in names {
-                fs::rename(new.join(&n), dest.join(&n)).map_err(|e| io_err(dest, e))?;
-            }
-            Ok(())
-        }
-        Err(e) => Err(io_err(dest, e)),
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let ca = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let cb = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: two valid NUL-terminated paths; renameat2 does not retain them.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
-}
-
-fn fsync_dir(dir: &Path) {
-    if let Ok(f) = fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
-}
-
 fn io_err(path: &Path, source: io::Error) -> InstallError {
     InstallError::Io {
         path: path.to_path_buf(),
@@ -446,6 +364,15 @@ pub fn write_archive(dir: &Path, kind: DbKind, out: impl Write) -> io::Result<()
     tar.into_inner()?.finish()?.flush()
 }
 
+/// The DB in `dir` (the DB file + `metadata.json`) as the artifact trivy-db publishes
+/// ([`write_archive`], then [`DbKind::artifact`]), ready to push. Used by tests, benchmarks
+/// and fixture tools.
+pub fn db_artifact(dir: &Path, kind: DbKind) -> io::Result<SingleLayer> {
+    let mut archive = Vec::new();
+    write_archive(dir, kind, &mut archive)?;
+    Ok(kind.artifact(archive))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,8 +386,7 @@ mod tests {
         write_archive(&src, DbKind::Vuln, &mut blob).unwrap();
         let cache = tmp.path().join("cache");
         let installed = install_archive(
-            blob.as_slice(),
-            None,
+            &mut DigestReader::new(blob.as_slice()),
             &cache,
             DbKind::Vuln,
             "test",
@@ -472,8 +398,7 @@ mod tests {
         assert!(VulnDb::open_cache(&cache).is_ok());
         // A second install swaps directories (RENAME_EXCHANGE) and leaves no temp dir.
         install_archive(
-            blob.as_slice(),
-            None,
+            &mut DigestReader::new(blob.as_slice()),
             &cache,
             DbKind::Vuln,
             "test",
@@ -486,5 +411,67 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["db"]);
+    }
+
+    fn fixture_archive(tmp: &Path) -> Vec<u8> {
+        let src = tmp.join("src");
+        crate::fixture::write_default_fixture_db(&src).unwrap();
+        let mut blob = Vec::new();
+        write_archive(&src, DbKind::Vuln, &mut blob).unwrap();
+        blob
+    }
+
+    #[test]
+    fn an_install_sweeps_leftovers_of_interrupted_installs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blob = fixture_archive(tmp.path());
+        let cache = tmp.path().join("cache");
+        // What a crash half way through an earlier install leaves behind.
+        let leftover = cache.join(".db.tmp-4242-0-1");
+        fs::create_dir_all(&leftover).unwrap();
+        fs::write(leftover.join(crate::DB_FILE), vec![0u8; 4096]).unwrap();
+        install_archive(
+            &mut DigestReader::new(blob.as_slice()),
+            &cache,
+            DbKind::Vuln,
+            "test",
+            Utc::now(),
+            None,
+        )
+        .unwrap();
+        assert!(!leftover.exists(), "the stale temp dir is swept");
+        let (db, _) = VulnDb::open_cache(&cache).unwrap();
+        assert!(!db.advisories("debian 12", "openssl").unwrap().is_empty());
+        let names: Vec<_> = fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["db"]);
+    }
+
+    #[test]
+    fn a_digest_mismatch_installs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blob = fixture_archive(tmp.path());
+        let cache = tmp.path().join("cache");
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let e = install_archive(
+            &mut DigestReader::verifying(blob.as_slice(), &wrong, Some(blob.len() as u64)),
+            &cache,
+            DbKind::Vuln,
+            "test",
+            Utc::now(),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, InstallError::DigestMismatch { expected, .. } if *expected == wrong),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("digest mismatch: the manifest says"),
+            "{e}"
+        );
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "nothing left");
     }
 }

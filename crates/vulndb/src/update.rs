@@ -210,20 +210,9 @@ async fn pull_and_install(
     now: DateTime<Utc>,
 ) -> Result<Installed, ArtifactError> {
     let artifact = Artifact::fetch(repo, registry).await?;
-    let want = kind.layer_media_type();
-    let [layer] = artifact.layers.as_slice() else {
-        return Err(ArtifactError::Shape(format!(
-            "{}: expected exactly one layer of type {want}, the manifest has {}",
-            artifact.reference,
-            artifact.layers.len()
-        )));
-    };
-    if layer.media_type != want {
-        return Err(ArtifactError::Shape(format!(
-            "{}: layer media type is {}, expected {want} (is this the right repository?)",
-            artifact.reference, layer.media_type
-        )));
-    }
+    let layer = artifact
+        .single_layer(kind.layer_media_type())
+        .map_err(|m| ArtifactError::Shape(format!("{}: {m}", artifact.reference)))?;
     let title = layer.title().unwrap_or_default().to_string();
     if !(title.ends_with(".tar.gz") || title.ends_with(".tgz")) {
         return Err(ArtifactError::Shape(format!(
@@ -236,22 +225,13 @@ async fn pull_and_install(
         manifest_digest: artifact.manifest_digest.clone(),
         layer_digest: layer.digest.clone(),
     };
-    let (cache, digest, name) = (
+    let (cache, name) = (
         cache_dir.to_path_buf(),
-        layer.digest.clone(),
         format!("{} ({title})", artifact.reference),
     );
     let installed = artifact
         .stream_layer(layer, progress, move |reader| {
-            install_archive(
-                reader,
-                Some(&digest),
-                &cache,
-                kind,
-                &name,
-                now,
-                Some(&source),
-            )
+            install_archive(reader, &cache, kind, &name, now, Some(&source))
         })
         .await??;
     Ok(installed)

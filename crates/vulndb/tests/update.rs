@@ -12,14 +12,12 @@ use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
 use sightline_image::test_support::fault_proxy::{start_proxy, Fault};
 use sightline_image::{NoProgress, RegistryOptions};
 use sightline_vulndb::fixture::{default_fixture_files, testdata_dir, write_db};
-use sightline_vulndb::install::{write_archive, DbKind};
+use sightline_vulndb::install::{write_archive, DbKind, CONFIG_MEDIA_TYPE};
 use sightline_vulndb::shared::SharedDb;
 use sightline_vulndb::update::{
     installed_source, update, UpdateError, UpdateOptions, UpdateOutcome,
 };
 use sightline_vulndb::{javadb, Metadata, VulnDb};
-
-const CONFIG_MEDIA_TYPE: &str = "application/vnd.aquasec.trivy.config.v1+json";
 
 struct Env {
     registry: String,
@@ -96,18 +94,11 @@ fn layer(data: Vec<u8>, media_type: &str, title: Option<&str>) -> PushLayer {
 }
 
 async fn push_db(reference: &str, opts: &RegistryOptions, data: Vec<u8>) {
-    push_artifact(
-        reference,
-        opts,
-        CONFIG_MEDIA_TYPE,
-        vec![layer(
-            data,
-            DbKind::Vuln.layer_media_type(),
-            Some("db.tar.gz"),
-        )],
-    )
-    .await
-    .unwrap();
+    DbKind::Vuln
+        .artifact(data)
+        .publish(reference, opts)
+        .await
+        .unwrap();
 }
 
 fn opts(repos: &[&str], registry: RegistryOptions) -> UpdateOptions {
@@ -597,18 +588,11 @@ async fn java_db_artifact() {
     )
     .unwrap();
     let r = repo(&env.registry, "trivy-java-db");
-    push_artifact(
-        &format!("{r}:1"),
-        &plain(),
-        CONFIG_MEDIA_TYPE,
-        vec![layer(
-            archive(&src, DbKind::Java),
-            DbKind::Java.layer_media_type(),
-            Some("javadb.tar.gz"),
-        )],
-    )
-    .await
-    .unwrap();
+    DbKind::Java
+        .artifact(archive(&src, DbKind::Java))
+        .publish(&format!("{r}:1"), &plain())
+        .await
+        .unwrap();
     let cache = tmp.path().join("cache");
     let out = update(
         &cache,

@@ -491,25 +491,22 @@ pub fn skopeo_hash(data: &[u8]) -> String {
 /// Publishes the DB in `dir` (trivy.db + metadata.json) at `reference` (a `:2` tag) as
 /// trivy-db does: one layer of the DB media type, titled `db.tar.gz`.
 pub fn publish_db(reference: &str, dir: &Path) {
-    use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
-    let mut blob = Vec::new();
-    sightline_vulndb::install::write_archive(
-        dir,
-        sightline_vulndb::install::DbKind::Vuln,
-        &mut blob,
-    )
-    .unwrap();
-    let layer = PushLayer {
-        data: blob,
-        media_type: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip".to_string(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(push_artifact(
-        reference,
-        &sightline_image::RegistryOptions::default(),
-        "application/vnd.aquasec.trivy.config.v1+json",
-        vec![layer],
-    ))
-    .unwrap();
+    let media_type = sightline_vulndb::install::DbKind::Vuln.layer_media_type();
+    publish_db_with(reference, dir, &Default::default(), media_type);
+}
+
+/// [`publish_db`] with registry options (e.g. credentials) and a layer media type of the
+/// test's choosing (a wrong one makes a bad artifact).
+pub fn publish_db_with(
+    reference: &str,
+    dir: &Path,
+    opts: &sightline_image::RegistryOptions,
+    media_type: &str,
+) {
+    use sightline_vulndb::install::{db_artifact, DbKind};
+    db_artifact(dir, DbKind::Vuln)
+        .unwrap()
+        .with_media_type(media_type)
+        .publish_blocking(reference, opts)
+        .unwrap();
 }

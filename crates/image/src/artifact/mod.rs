@@ -1,6 +1,14 @@
-//! Single-purpose OCI artifacts (the trivy-db and trivy-java-db, checks bundles): fetch the
-//! manifest, then stream one layer blob into a blocking consumer — with the same auth,
-//! timeouts, digest checks and error messages as image pulls.
+//! Single-layer OCI artifacts (the trivy-db and trivy-java-db, checks bundles), in one place
+//! for everything that pulls or publishes them:
+//!
+//! * pull: [`Artifact::fetch`] reads the manifest (indexes refused), [`Artifact::single_layer`]
+//!   checks it has exactly one layer of the expected media type, and [`Artifact::stream_layer`]
+//!   streams that layer into a blocking consumer through a [`DigestReader`] that fails the read
+//!   reaching the end of a blob that is not the manifest's (with the same auth, timeouts and
+//!   error messages as image pulls);
+//! * install: [`StagedDir`], the one atomic directory swap (temporary directory next to the
+//!   destination, fsync, `renameat2(RENAME_EXCHANGE)`), and [`sweep_stale_installs`];
+//! * publish: [`SingleLayer`] and [`push_artifact`], for tests, benchmarks and fixture tools.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,6 +24,37 @@ use crate::registry::{
     build_client, parse_reference, pump_into, verify_manifest, Ctx, DEFAULT_TIMEOUT,
 };
 use crate::{auth, ImageError, Progress, RegistryOptions};
+
+mod install;
+mod publish;
+
+pub use crate::digest::{BlobMismatch, DigestReader};
+pub use install::{sweep_stale_installs, FsError, StagedDir};
+pub use publish::{push_artifact, PushLayer, SingleLayer};
+
+/// The reader a [`Artifact::stream_layer`] consumer reads the layer from.
+pub type LayerReader = DigestReader<Box<dyn Read + Send>>;
+
+/// Why an artifact is not the single-layer artifact expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayerMismatch {
+    /// The manifest has no layer, or more than one.
+    #[error("expected exactly one layer of type {expected}, the manifest has {count}")]
+    Count {
+        /// The media type wanted.
+        expected: String,
+        /// How many layers the manifest has.
+        count: usize,
+    },
+    /// The single layer is of another media type.
+    #[error("layer media type is {found}, expected {expected} (is this the right repository?)")]
+    MediaType {
+        /// The media type wanted.
+        expected: String,
+        /// The layer's media type.
+        found: String,
+    },
+}
 
 /// The annotation holding a layer's file name.
 pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
@@ -159,14 +198,35 @@ impl Artifact {
         })
     }
 
+    /// The artifact's only layer, which must be of `media_type`.
+    pub fn single_layer(&self, media_type: &str) -> Result<&ArtifactLayer, LayerMismatch> {
+        let [layer] = self.layers.as_slice() else {
+            return Err(LayerMismatch::Count {
+                expected: media_type.to_string(),
+                count: self.layers.len(),
+            });
+        };
+        if layer.media_type != media_type {
+            return Err(LayerMismatch::MediaType {
+                expected: media_type.to_string(),
+                found: layer.media_type.clone(),
+            });
+        }
+        Ok(layer)
+    }
+
     /// Streams `layer` into `consume` (run on a blocking thread, reading while the download
-    /// goes on). `oci-client` checks the blob digest at the end of the stream; a mismatch, a
-    /// timeout or a transport error is returned instead of `consume`'s result.
+    /// goes on) through a [`LayerReader`] verifying the layer's digest and size: the read that
+    /// reaches the end of a blob that is not the manifest's fails, so a consumer that reads to
+    /// the end (e.g. with [`DigestReader::drain`]) before committing never commits a tampered
+    /// blob. What `consume` left unread is read and verified after it returns (unless it met
+    /// an error), so a consumer that commits only after this returns `Ok` is safe as well. A
+    /// mismatch, a timeout or a transport error is returned instead of `consume`'s result.
     pub async fn stream_layer<R: Send + 'static>(
         &self,
         layer: &ArtifactLayer,
         progress: Arc<dyn Progress>,
-        consume: impl FnOnce(&mut dyn Read) -> R + Send + 'static,
+        consume: impl FnOnce(&mut LayerReader) -> R + Send + 'static,
     ) -> Result<R, ImageError> {
         let desc = OciDescriptor {
             media_type: layer.media_type.clone(),
@@ -181,6 +241,7 @@ impl Artifact {
             self.parsed.repository(),
             layer.digest
         );
+        let (digest, size) = (layer.digest.clone(), (layer.size > 0).then_some(layer.size));
         progress.layer_started(&layer.digest, layer.size);
         let result = async {
             let stream = self
@@ -198,71 +259,38 @@ impl Artifact {
                 &label,
                 &layer.digest,
                 &progress,
-                move |mut reader| consume(&mut reader),
+                move |reader| {
+                    let boxed: Box<dyn Read + Send> = Box::new(reader);
+                    let mut reader = DigestReader::verifying(boxed, &digest, size);
+                    let out = consume(&mut reader);
+                    let rest = if reader.failed() {
+                        Ok(())
+                    } else {
+                        reader.drain()
+                    };
+                    (out, rest)
+                },
             )
             .await
         }
         .await;
         progress.layer_finished(&layer.digest);
-        result
+        let (out, rest) = result?;
+        match rest {
+            Ok(()) => Ok(out),
+            Err(e) => Err(match BlobMismatch::of(&e) {
+                Some(BlobMismatch::Digest { expected, actual }) => ImageError::DigestMismatch {
+                    subject: format!("{label} (compressed blob)"),
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                },
+                _ => ImageError::CorruptLayer {
+                    layer: label,
+                    reason: crate::layer::error_chain(&e),
+                },
+            }),
+        }
     }
-}
-
-/// One layer to push with [`push_artifact`].
-pub struct PushLayer {
-    /// The blob.
-    pub data: Vec<u8>,
-    /// Its media type.
-    pub media_type: String,
-    /// Its annotations.
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// Pushes an artifact (an OCI manifest with `config_media_type` and `layers`) to `reference`
-/// and returns the manifest digest. The blobs are held in memory: for tests, benchmarks and
-/// small artifacts, not for DB-sized production transfers.
-pub async fn push_artifact(
-    reference: &str,
-    opts: &RegistryOptions,
-    config_media_type: &str,
-    layers: Vec<PushLayer>,
-) -> Result<String, ImageError> {
-    let parsed = parse_reference(reference)?;
-    let registry = parsed.resolve_registry().to_string();
-    let creds = auth::resolve(parsed.registry(), opts)?;
-    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let client = build_client(&registry, opts, timeout)?;
-    let ctx = Ctx {
-        registry: parsed.registry().to_string(),
-        repository: parsed.repository().to_string(),
-        timeout: timeout.max(std::time::Duration::from_secs(600)),
-        creds_source: creds.source.clone(),
-    };
-    let layers: Vec<oci_client::client::ImageLayer> = layers
-        .into_iter()
-        .map(|l| {
-            let ann = (!l.annotations.is_empty()).then_some(l.annotations);
-            oci_client::client::ImageLayer::new(l.data, l.media_type, ann)
-        })
-        .collect();
-    let config =
-        oci_client::client::Config::new(b"{}".to_vec(), config_media_type.to_string(), None);
-    let whole = parsed.whole();
-    let resp = ctx
-        .call(
-            &format!("pushing {whole}"),
-            "repository unknown",
-            &whole,
-            client.push(&parsed, &layers, config, &creds.auth, None),
-        )
-        .await?;
-    let digest = resp
-        .manifest_url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    Ok(digest)
 }
 
 #[cfg(test)]
