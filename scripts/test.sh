@@ -13,6 +13,17 @@ export SIGHTLINE_REQUIRE_CLUSTER=1    # likewise for the cluster
 cd "$ROOT"
 log "rustfmt"
 cargo fmt --all -- --check
+log "layering: the scanning core does not depend on Kubernetes crates"
+for crate in version vulndb image inventory detect secrets policy scan report; do
+  k8s=$(cargo tree -q -p "sightline-$crate" -e normal --prefix none \
+    | grep -E '^(kube|k8s-openapi)( |-)' | sort -u || true)
+  if [ -n "$k8s" ]; then
+    echo "layering: sightline-$crate depends on Kubernetes crates:" >&2
+    echo "$k8s" >&2
+    echo "the scanning core must use sightline-report (the report schema), not sightline-api" >&2
+    exit 1
+  fi
+done
 log "clippy"
 cargo clippy -q --workspace --all-targets --all-features -- -D warnings
 log "tests"

@@ -17,9 +17,9 @@ pub mod purl;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use sightline_api::report::{sort_vulnerabilities, DetectedVulnerability, PkgIdentifier};
-use sightline_api::vuln::{DataSource, Severity, Status, VulnerabilityDetail};
 use sightline_inventory::{Inventory, OsFamily, OsInfo, Package};
+use sightline_report::report::{sort_vulnerabilities, DetectedVulnerability, PkgIdentifier};
+use sightline_report::vuln::{DataSource, Severity, Status, VulnerabilityDetail};
 use sightline_version::Scheme;
 use sightline_vulndb::{Advisory, DbError, VulnDb};
 

@@ -22,6 +22,7 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::{Client, Reference};
+use sightline_report::image_ref::ImageReference;
 use tokio::sync::mpsc;
 
 use crate::auth::{self, Credentials};
@@ -65,50 +66,21 @@ pub(crate) fn is_loopback(registry: &str) -> bool {
 }
 
 /// Parses an image reference as docker does (`alpine` -> `docker.io/library/alpine:latest`),
-/// also accepting IPv6 registry hosts (`[::1]:5000/repo:tag`), which the reference grammar
-/// of `oci-spec` lacks.
+/// IPv6 registry hosts (`[::1]:5000/repo:tag`) included, with the one reference parser
+/// ([`ImageReference`]); a reference naming neither tag nor digest gets `latest`.
 pub(crate) fn parse_reference(input: &str) -> Result<Reference, ImageError> {
-    let invalid = |reason: String| ImageError::InvalidReference {
+    let r = ImageReference::parse(input).map_err(|e| ImageError::InvalidReference {
         reference: input.to_string(),
-        reason,
-    };
-    let Some(rest) = input.strip_prefix('[') else {
-        return input
-            .parse()
-            .map_err(|e: oci_client::ParseError| invalid(e.to_string()));
-    };
-    let close = rest
-        .find(']')
-        .ok_or_else(|| invalid("unterminated IPv6 address".into()))?;
-    let ip = &rest[..close];
-    if ip.parse::<std::net::Ipv6Addr>().is_err() {
-        return Err(invalid(format!("{ip:?} is not an IPv6 address")));
-    }
-    let after = &rest[close + 1..];
-    let (port, path) = match after.strip_prefix(':') {
-        Some(p) => p
-            .split_once('/')
-            .map(|(port, path)| (format!(":{port}"), path))
-            .ok_or_else(|| invalid("missing repository after the registry".into()))?,
-        None => (
-            String::new(),
-            after
-                .strip_prefix('/')
-                .ok_or_else(|| invalid("missing repository after the registry".into()))?,
+        reason: e.reason.to_string(),
+    })?;
+    Ok(match (r.tag, r.digest) {
+        (Some(t), Some(d)) => Reference::with_tag_and_digest(r.registry, r.repository, t, d),
+        (None, Some(d)) => Reference::with_digest(r.registry, r.repository, d),
+        (t, None) => Reference::with_tag(
+            r.registry,
+            r.repository,
+            t.unwrap_or_else(|| "latest".into()),
         ),
-    };
-    // Parse the rest with a stand-in host, then put the real one back.
-    let stand_in: Reference = format!("ipv6.invalid{port}/{path}")
-        .parse()
-        .map_err(|e: oci_client::ParseError| invalid(e.to_string()))?;
-    let registry = format!("[{ip}]{port}");
-    let repository = stand_in.repository().to_string();
-    Ok(match (stand_in.tag(), stand_in.digest()) {
-        (Some(t), Some(d)) => {
-            Reference::with_tag_and_digest(registry, repository, t.into(), d.into())
-        }
-        (_, Some(d)) => Reference::with_digest(registry, repository, d.into()),
-        (t, None) => Reference::with_tag(registry, repository, t.unwrap_or("latest").into()),
     })
 }
 
@@ -735,7 +707,7 @@ mod tests {
 
     #[test]
     fn repository_names_as_trivy_prints_them() {
-        let name = |s: &str| trivy_repository_name(&s.parse().unwrap());
+        let name = |s: &str| trivy_repository_name(&parse_reference(s).unwrap());
         assert_eq!(name("alpine:3"), "alpine");
         assert_eq!(name("docker.io/bitnami/nginx"), "bitnami/nginx");
         assert_eq!(name("index.docker.io/library/debian:12"), "debian");

@@ -97,7 +97,7 @@ pub fn plan(checks: &[(&CheckMetadata, &str)]) -> Vec<Aggregate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sightline_api::vuln::Severity;
+    use sightline_report::vuln::Severity;
 
     fn meta(id: &str, kinds: &[&str]) -> CheckMetadata {
         CheckMetadata {

@@ -3,7 +3,7 @@
 //! `__rego_metadata__` / `__rego_input__` rules.
 
 use serde::{Deserialize, Serialize};
-use sightline_api::vuln::Severity;
+use sightline_report::vuln::Severity;
 
 /// Everything a report says about a check besides its verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

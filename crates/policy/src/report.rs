@@ -1,7 +1,7 @@
 //! Check results to report rows: [`CheckRow`]s for ConfigAuditReport / RbacAssessmentReport
-//! (see `sightline_api::config_audit`) and Trivy-schema [`Misconfiguration`]s.
+//! (built into CRDs by `sightline_api::config_audit`) and Trivy-schema [`Misconfiguration`]s.
 
-use sightline_api::config_audit::{CauseMetadata, CheckRow, Misconfiguration};
+use sightline_report::misconf::{CauseMetadata, CheckRow, Misconfiguration};
 
 use crate::engine::{CheckResult, Outcome};
 use crate::input::K8sObject;

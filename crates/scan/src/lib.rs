@@ -15,17 +15,16 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use sightline_api::report::{
-    Code, CodeLine, DetectedSecret, Os, Report, ReportMetadata, ScanResult, SecretLayer,
-    CLASS_OS_PKGS, CLASS_SECRET, SCHEMA_VERSION,
-};
 use sightline_detect::{eol, DetectError, Filters};
 use sightline_image::{
     FileFilter, ImageError, ImageMeta, ImageSource, LayerFile, LayerVisitor, Progress,
     RegistryOptions, Rootfs,
 };
 use sightline_inventory::{FileSource, Inventory, InventoryError};
-use sightline_secrets::SecretFinding;
+use sightline_report::report::{
+    DetectedSecret, Os, Report, ReportMetadata, ScanResult, SecretLayer, CLASS_OS_PKGS,
+    CLASS_SECRET, SCHEMA_VERSION,
+};
 use sightline_vulndb::VulnDb;
 
 /// Scan failures, each with a message that says what went wrong and where.
@@ -193,7 +192,7 @@ pub async fn scan_image_with(
 
 /// Findings of one file of one layer: (layer, path, hash of the file's content, findings).
 /// The hash (never output) tells an unchanged copy in a later layer from a changed file.
-type FileSecrets = (usize, String, u64, Vec<SecretFinding>);
+type FileSecrets = (usize, String, u64, Vec<DetectedSecret>);
 
 /// Scans each regular file of each layer as it streams by; keeps only findings (masked).
 struct SecretVisitor {
@@ -258,35 +257,6 @@ fn layer_history(config: &serde_json::Value, layers: usize) -> Vec<String> {
     out
 }
 
-fn detected(f: SecretFinding, layer: SecretLayer) -> DetectedSecret {
-    DetectedSecret {
-        rule_id: f.rule_id,
-        category: f.category,
-        severity: f.severity,
-        title: f.title,
-        start_line: f.start_line,
-        end_line: f.end_line,
-        code: Code {
-            lines: f
-                .code
-                .into_iter()
-                .map(|l| CodeLine {
-                    number: l.number,
-                    content: l.content,
-                    is_cause: l.is_cause,
-                    annotation: String::new(),
-                    truncated: l.truncated,
-                    first_cause: l.first_cause,
-                    last_cause: l.last_cause,
-                })
-                .collect(),
-        },
-        matched: f.matched,
-        offset: f.offset,
-        layer,
-    }
-}
-
 /// Groups layer findings per file path (Target `/<path>`, as Trivy prints image paths; an
 /// unchanged copy of a file in a later layer is reported once, with the lowest layer), then
 /// scans the image config rendered as pretty JSON (Target = the artifact name, no layer).
@@ -315,7 +285,10 @@ fn secret_results(
             created_by: history.get(layer).cloned().unwrap_or_default(),
         };
         let list = per_path.entry(path).or_default();
-        list.extend(findings.into_iter().map(|f| detected(f, info.clone())));
+        list.extend(findings.into_iter().map(|f| DetectedSecret {
+            layer: info.clone(),
+            ..f
+        }));
     }
     let mut results: Vec<ScanResult> = per_path
         .into_iter()
@@ -337,11 +310,8 @@ fn secret_results(
         .collect();
     if !meta.config.is_null() {
         let rendered = serde_json::to_string_pretty(&meta.config).unwrap_or_default();
-        let secrets: Vec<DetectedSecret> = scanner
-            .scan(IMAGE_CONFIG_PATH, rendered.as_bytes())
-            .into_iter()
-            .map(|f| detected(f, SecretLayer::default()))
-            .collect();
+        // Findings in the image config have no layer (the scanner leaves it empty).
+        let secrets: Vec<DetectedSecret> = scanner.scan(IMAGE_CONFIG_PATH, rendered.as_bytes());
         if !secrets.is_empty() {
             results.push(ScanResult {
                 target: meta.name.clone(),

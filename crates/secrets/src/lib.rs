@@ -28,8 +28,9 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use regex::bytes::RegexSet;
-use serde::{Deserialize, Serialize};
-use sightline_api::vuln::Severity;
+use sightline_report::vuln::Severity;
+
+pub use sightline_report::report::{Code, CodeLine, DetectedSecret};
 
 use config::ConfigFile;
 use keywords::KeywordGate;
@@ -48,59 +49,15 @@ pub const BINARY_SNIFF_LEN: usize = 8 << 10;
 const MAX_EXCERPT: usize = 240;
 /// Bytes of context kept before the secret when a long line is cut.
 const EXCERPT_LEAD: usize = 60;
-/// Context lines shown before and after the cause lines in [`SecretFinding::code`].
+/// Context lines shown before and after the cause lines in a finding's `code`.
 const CODE_CONTEXT: usize = 2;
-/// At most this many cause lines are shown in [`SecretFinding::code`].
+/// At most this many cause lines are shown in a finding's `code`.
 const CODE_MAX_CAUSE: usize = 6;
 
-/// One secret found (Trivy's `Secrets[]` entry, plus where it was found).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretFinding {
-    /// Stable kebab-case rule id, e.g. `aws-access-key-id`.
-    pub rule_id: String,
-    /// Category, e.g. `AWS`, `GitHub`, `Database`.
-    pub category: String,
-    /// Severity of the rule.
-    pub severity: Severity,
-    /// Human title.
-    pub title: String,
-    /// 1-based first line of the match.
-    pub start_line: usize,
-    /// 1-based last line of the match.
-    pub end_line: usize,
-    /// Byte offset of the secret in the file (Trivy's `Offset`; omitted when 0, as Trivy's
-    /// `omitempty` does).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub offset: usize,
-    /// The matched line(s) with the secret replaced by `*` characters. Never the raw secret.
-    pub matched: String,
-    /// The match's lines and a few around them, every secret of the file masked (Trivy's
-    /// `Code.Lines`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub code: Vec<CodeLine>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// One line of context around a finding (Trivy's `Code.Lines[]`). Masked like
-/// [`SecretFinding::matched`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodeLine {
-    /// 1-based line number.
-    pub number: usize,
-    /// The line, secrets masked, cut around the secret when long.
-    pub content: String,
-    /// The line is part of the match.
-    pub is_cause: bool,
-    /// The line was cut.
-    pub truncated: bool,
-    /// First line of the match.
-    pub first_cause: bool,
-    /// Last line of the match.
-    pub last_cause: bool,
-}
+/// One secret found: Trivy's `Secrets[]` entry itself ([`DetectedSecret`]), so the scanner,
+/// the Trivy JSON report and the operator share one type. The scanner fills everything but
+/// `layer`, which the image walk sets. `matched` and `code` are masked: never the raw secret.
+pub type SecretFinding = DetectedSecret;
 
 /// Errors loading rule configuration.
 #[derive(Debug, thiserror::Error)]
@@ -598,6 +555,7 @@ impl Scanner {
                     number: n,
                     content,
                     is_cause: (start_line..=end_line).contains(&n),
+                    annotation: String::new(),
                     truncated,
                     first_cause: n == start_line,
                     last_cause: n == end_line,
@@ -613,7 +571,8 @@ impl Scanner {
             end_line,
             offset: c.secret.0,
             matched,
-            code,
+            code: Code { lines: code },
+            layer: Default::default(),
         }
     }
 }

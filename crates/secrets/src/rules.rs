@@ -1,7 +1,7 @@
 //! Compiled rules and allow rules.
 
 use regex::bytes::{Regex, RegexBuilder};
-use sightline_api::vuln::Severity;
+use sightline_report::vuln::Severity;
 
 use crate::config::{AllowDef, ExcludeBlockDef, RuleDef};
 use crate::lines::LinePlan;

@@ -168,7 +168,7 @@ fn true_positives_are_found_with_the_secret_masked() {
                         lines[want_start - 1]
                     ));
                 }
-                for l in &f.code {
+                for l in &f.code.lines {
                     if l.content != lines[l.number - 1] {
                         failures.push(format!(
                             "{id} tp #{i}: code line {} {:?} != {:?}",
@@ -305,6 +305,7 @@ fn lines_masking_and_context() {
     // Context: two lines before and after, masked, \r stripped.
     let code: Vec<_> = f[0]
         .code
+        .lines
         .iter()
         .map(|l| (l.number, l.content.as_str(), l.is_cause))
         .collect();
@@ -318,7 +319,7 @@ fn lines_masking_and_context() {
             (5, "end", false),
         ]
     );
-    assert!(f[0].code[2].first_cause && f[0].code[2].last_cause);
+    assert!(f[0].code.lines[2].first_cause && f[0].code.lines[2].last_cause);
 }
 
 #[test]
@@ -334,12 +335,12 @@ fn multi_line_private_key_spans_its_lines() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!((f[0].start_line, f[0].end_line), (2, 13));
     assert_eq!(f[0].matched, "-----BEGIN RSA PRIVATE KEY-----");
-    let causes: Vec<_> = f[0].code.iter().filter(|l| l.is_cause).collect();
+    let causes: Vec<_> = f[0].code.lines.iter().filter(|l| l.is_cause).collect();
     assert_eq!(causes.len(), CODE_MAX_CAUSE, "cause lines are capped");
-    for l in &f[0].code {
+    for l in &f[0].code.lines {
         assert!(!l.content.contains("MIIEv"), "unmasked key material: {l:?}");
     }
-    assert_eq!(f[0].code[2].content, "*".repeat(48));
+    assert_eq!(f[0].code.lines[2].content, "*".repeat(48));
 }
 
 #[test]
@@ -361,8 +362,12 @@ fn long_lines_are_cut_around_the_secret() {
         m.contains('é') && !m.contains('\u{FFFD}'),
         "cut on a character boundary: {m}"
     );
-    assert!(f[0].code.iter().all(|l| l.content.len() <= MAX_EXCERPT + 6));
-    assert!(f[0].code.iter().any(|l| l.truncated));
+    assert!(f[0]
+        .code
+        .lines
+        .iter()
+        .all(|l| l.content.len() <= MAX_EXCERPT + 6));
+    assert!(f[0].code.lines.iter().any(|l| l.truncated));
 }
 
 #[test]
@@ -876,9 +881,9 @@ fn findings_carry_the_byte_offset_of_the_secret() {
     assert_eq!(at_zero[0].offset, 0);
     assert!(!serde_yaml::to_string(&at_zero[0])
         .unwrap()
-        .contains("offset"));
+        .contains("Offset"));
     let yaml = serde_yaml::to_string(&f[0]).unwrap();
-    assert!(yaml.contains(&format!("offset: {}", f[0].offset)), "{yaml}");
+    assert!(yaml.contains(&format!("Offset: {}", f[0].offset)), "{yaml}");
 }
 
 #[test]

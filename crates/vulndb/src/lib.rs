@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-pub use sightline_api::vuln::{DataSource, Severity, Status, VulnerabilityDetail};
+pub use sightline_report::vuln::{DataSource, Severity, Status, VulnerabilityDetail};
 
 mod db;
 mod header;

@@ -7,20 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Scanner;
-
-/// The section of a resource a check looked at (`.report.checks[].scope`).
-///
-/// E.g. `{type: Container, value: nginx}`, `{type: JSONPath, value:
-/// .spec.containers[0].securityContext}` or `{type: ConfigMapKey, value: password}`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[schemars(description = "Scope indicates the section of config that was audited.")]
-pub struct CheckScope {
-    /// Type indicates type of this scope, e.g. Container, ConfigMapKey or JSONPath.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// Value indicates value of this scope that depends on Type, e.g. container name, ConfigMap key or JSONPath expression
-    pub value: String,
-}
+pub use sightline_report::misconf::CheckScope;
 
 /// The result of one audit step (`.report.checks[]`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -7,7 +7,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, ImageRef, ImageRefError, Registry, Scanner};
-use crate::report::{Report, CLASS_SECRET};
+use crate::report::{DetectedSecret, Report, CLASS_SECRET};
 use crate::vuln::Severity;
 
 /// The `.report` of an ExposedSecretReport.
@@ -96,6 +96,24 @@ pub struct ExposedSecret {
     /// Match where the exposed rule matched.
     #[serde(rename = "match")]
     pub match_: String,
+}
+
+impl ExposedSecret {
+    /// The CRD entry of a Trivy JSON secret finding found in `target`.
+    ///
+    /// The two share `ruleID`, `title`, `category`, `severity` and `match` but not their wire
+    /// names (Trivy JSON is PascalCase, the CRD camelCase, with a different field order), so
+    /// this copy is the one place that maps between them.
+    pub fn from_finding(target: &str, s: &DetectedSecret) -> Self {
+        ExposedSecret {
+            target: target.to_string(),
+            rule_id: s.rule_id.clone(),
+            title: s.title.clone(),
+            category: s.category.clone(),
+            severity: s.severity,
+            match_: s.matched.clone(),
+        }
+    }
 }
 
 /// The body of an ExposedSecretReport (its top-level `report` field).
@@ -197,14 +215,9 @@ pub fn exposed_secret_report_data(
         .iter()
         .filter(|r| r.class == CLASS_SECRET)
         .flat_map(|r| {
-            r.secrets.iter().map(move |s| ExposedSecret {
-                target: r.target.clone(),
-                rule_id: s.rule_id.clone(),
-                title: s.title.clone(),
-                category: s.category.clone(),
-                severity: s.severity,
-                match_: s.matched.clone(),
-            })
+            r.secrets
+                .iter()
+                .map(move |s| ExposedSecret::from_finding(&r.target, s))
         })
         .collect();
     Ok(ExposedSecretReportData {
@@ -222,7 +235,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::report::{DetectedSecret, ReportMetadata, ScanResult, CLASS_OS_PKGS};
+    use crate::report::{ReportMetadata, ScanResult, CLASS_OS_PKGS};
 
     fn secret(rule: &str, category: &str, severity: Severity) -> DetectedSecret {
         DetectedSecret {

@@ -4,15 +4,18 @@
 //! (default options) and writes `registry.server = RegistryStr()`, `artifact.repository =
 //! RepositoryStr()`, `artifact.tag` for a tag reference (`latest` when none is given) and
 //! `artifact.digest` for a digest reference, falling back to the running image's digest.
-//! [`ImageRef::parse`] reproduces those rules: Docker Hub is `index.docker.io` and its
-//! single-name repositories get `library/`.
+//! [`ImageRef::parse`] reproduces those rules on top of the one reference parser
+//! ([`sightline_report::image_ref`]): Docker Hub is `index.docker.io` and its single-name
+//! repositories get `library/`.
 
-use std::fmt;
+use sightline_report::image_ref::{ImageReference, DOCKER_HUB as NORMALISED_DOCKER_HUB};
 
-/// Docker Hub as go-containerregistry names it.
-pub const DOCKER_HUB: &str = "index.docker.io";
+pub use sightline_report::image_ref::ImageRefError;
 
-/// A parsed image reference.
+/// Docker Hub as go-containerregistry names it (`index.docker.io`).
+pub const DOCKER_HUB: &str = sightline_report::image_ref::DOCKER_HUB_LEGACY;
+
+/// A parsed image reference, as Trivy Operator writes it into a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
     /// Registry host (and port): `index.docker.io`, `127.0.0.1:5000`, `ghcr.io`.
@@ -25,99 +28,28 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-/// Why an image reference could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRefError {
-    /// The reference as given.
-    pub reference: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
-
-impl fmt::Display for ImageRefError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid image reference {:?}: {}",
-            self.reference, self.reason
-        )
-    }
-}
-
-impl std::error::Error for ImageRefError {}
-
 impl ImageRef {
-    /// Parses `[registry/]repository[:tag][@algorithm:hex]`.
-    ///
-    /// A reference with both a tag and a digest is a digest reference (the tag is dropped, as
-    /// go-containerregistry does).
+    /// Parses `[registry/]repository[:tag][@algorithm:hex]` with
+    /// [`sightline_report::image_ref`]'s parser, then applies Trivy Operator's view: Docker Hub
+    /// is `index.docker.io`, and a reference with both a tag and a digest is a digest reference
+    /// (the tag is dropped, as go-containerregistry does).
     pub fn parse(reference: &str) -> Result<Self, ImageRefError> {
-        let err = |reason| ImageRefError {
-            reference: reference.to_string(),
-            reason,
-        };
-        if reference.is_empty() {
-            return Err(err("empty reference"));
-        }
-        let (name, digest) = match reference.split_once('@') {
-            Some((name, digest)) => {
-                if !valid_digest(digest) {
-                    return Err(err("the digest must be <algorithm>:<hex>"));
-                }
-                (name, Some(digest.to_string()))
-            }
-            None => (reference, None),
-        };
-        // A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => {
-                let tag = &name[last_slash + i + 1..];
-                if !valid_tag(tag) {
-                    return Err(err("the tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"));
-                }
-                (&name[..last_slash + i], Some(tag.to_string()))
-            }
-            None => (name, None),
-        };
-        let (registry, repository) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), rest.to_string())
-            }
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
-        };
-        let registry = if registry == "docker.io" {
+        let r = ImageReference::parse(reference)?;
+        let registry = if r.registry == NORMALISED_DOCKER_HUB {
             DOCKER_HUB.to_string()
         } else {
-            registry
+            r.registry
         };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
-        if !valid_repository(&repository) {
-            return Err(err(
-                "the repository must be lower-case path components of [a-z0-9] separated by '.', '_', '__' or '-'",
-            ));
-        }
-        if registry.is_empty() || registry.contains(|c: char| c.is_whitespace() || c == '/') {
-            return Err(err(
-                "the registry must be a host name or address with an optional port",
-            ));
-        }
-        let tag = match (&digest, tag) {
+        let tag = match (&r.digest, r.tag) {
             (Some(_), _) => None,
             (None, Some(t)) => Some(t),
             (None, None) => Some("latest".to_string()),
         };
         Ok(ImageRef {
             registry,
-            repository,
+            repository: r.repository,
             tag,
-            digest,
+            digest: r.digest,
         })
     }
 
@@ -152,42 +84,6 @@ pub fn digest_from_image_id(image_id: &str) -> String {
         Some((_, digest)) => digest.to_string(),
         None => image_id.to_string(),
     }
-}
-
-fn valid_digest(d: &str) -> bool {
-    match d.split_once(':') {
-        Some((alg, hex)) => {
-            !alg.is_empty()
-                && alg
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c))
-                && hex.len() >= 32
-                && hex.chars().all(|c| c.is_ascii_hexdigit())
-        }
-        None => false,
-    }
-}
-
-fn valid_tag(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && !t.starts_with(['.', '-'])
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-fn valid_repository(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 255
-        && r.split('/').all(|component| {
-            let b = component.as_bytes();
-            !b.is_empty()
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && component
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        })
 }
 
 #[cfg(test)]

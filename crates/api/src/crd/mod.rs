@@ -26,8 +26,6 @@ mod image_ref;
 mod sbom;
 mod vulnerability;
 
-use std::borrow::Cow;
-
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -39,8 +37,6 @@ pub use exposed_secret::*;
 pub use image_ref::{digest_from_image_id, ImageRef, ImageRefError};
 pub use sbom::*;
 pub use vulnerability::*;
-
-use crate::vuln::Severity;
 
 /// The API group of every report kind.
 pub const GROUP: &str = "aquasecurity.github.io";
@@ -127,25 +123,6 @@ pub struct Os {
     /// Name or version of the OS
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-}
-
-/// `CRITICAL|HIGH|MEDIUM|LOW|UNKNOWN`, Trivy Operator's enum for vulnerability severities.
-impl JsonSchema for Severity {
-    fn schema_name() -> Cow<'static, str> {
-        "Severity".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "Severity level of a vulnerability or a configuration audit check.",
-            "type": "string",
-            "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
 
 /// Schema of a free-form severity string (checks carry whatever their policy says).

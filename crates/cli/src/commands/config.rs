@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use sightline_api::config_audit::{MisconfReport, MisconfResult, Misconfiguration};
-use sightline_api::vuln::Severity;
 use sightline_image::Platform;
 use sightline_policy::engine::{EngineOptions, Outcome};
 use sightline_policy::{bundle, parse_documents, CheckSet, K8sObject, PolicyEngine};
+use sightline_report::misconf::{MisconfReport, MisconfResult, Misconfiguration};
+use sightline_report::vuln::Severity;
 
 use super::image::Format;
 use super::registry_args::{default_cache_dir, parse_duration, RegistryArgs};
@@ -321,7 +321,7 @@ fn write_json(path: Option<&Path>, report: &MisconfReport) -> Result<()> {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
-        .map_err(|e: sightline_api::vuln::UnknownSeverity| e.to_string())
+        .map_err(|e: sightline_report::vuln::UnknownSeverity| e.to_string())
 }
 
 /// Trivy-style misconfiguration output: per file a summary, then one block per finding

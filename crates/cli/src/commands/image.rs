@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use sightline_api::vuln::Severity;
 use sightline_detect::Filters;
 use sightline_image::{ImageSource, Platform};
+use sightline_report::vuln::Severity;
 use sightline_vulndb::install::DbKind;
 use sightline_vulndb::update::UpdateOutcome;
 use sightline_vulndb::VulnDb;
@@ -197,7 +197,7 @@ fn open_db(cache_dir: &std::path::Path) -> Result<VulnDb> {
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
-        .map_err(|e: sightline_api::vuln::UnknownSeverity| e.to_string())
+        .map_err(|e: sightline_report::vuln::UnknownSeverity| e.to_string())
 }
 
 /// The secret config Trivy would read: the file named by `--secret-config` (a missing one is

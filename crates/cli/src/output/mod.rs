@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sightline_api::report::Report;
+use sightline_report::report::Report;
 
 pub use table::table;
 

@@ -1,7 +1,7 @@
 //! Trivy-style tables: one per result, a severity total line, box-drawn rows; secrets as
 //! one block per finding with its masked code lines.
 
-use sightline_api::report::{Report, ScanResult, SeverityCounts, CLASS_SECRET};
+use sightline_report::report::{Report, ScanResult, SeverityCounts, CLASS_SECRET};
 
 const HEADERS: [&str; 7] = [
     "Library",
@@ -184,8 +184,8 @@ fn render(out: &mut String, rows: &[[String; 7]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sightline_api::report::{DetectedVulnerability, ReportMetadata, ScanResult};
-    use sightline_api::vuln::{Severity, Status};
+    use sightline_report::report::{DetectedVulnerability, ReportMetadata, ScanResult};
+    use sightline_report::vuln::{Severity, Status};
 
     #[test]
     fn renders_totals_and_rows() {
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn renders_secrets_with_their_place_and_masked_lines() {
-        use sightline_api::report::{Code, CodeLine, DetectedSecret, SecretLayer};
+        use sightline_report::report::{Code, CodeLine, DetectedSecret, SecretLayer};
         let line = |n: usize, c: &str, cause: bool| CodeLine {
             number: n,
             content: c.into(),

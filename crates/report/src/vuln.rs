@@ -115,6 +115,26 @@ impl<'de> Deserialize<'de> for Severity {
     }
 }
 
+/// `CRITICAL|HIGH|MEDIUM|LOW|UNKNOWN`, Trivy Operator's enum for vulnerability severities.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Severity level of a vulnerability or a configuration audit check.",
+            "type": "string",
+            "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
 /// Serde helpers that write a [`Severity`] as trivy-db's integer (used for `VendorSeverity`).
 pub mod severity_int_map {
     use super::*;
@@ -238,8 +258,16 @@ impl<'de> Deserialize<'de> for Status {
     }
 }
 
-/// CVSS vectors and scores of one source (trivy-db `types.CVSS`).
+/// CVSS vectors and scores of one source (trivy-db `types.CVSS`): the `CVSS` map of Trivy's
+/// JSON report and the `cvss` map of a VulnerabilityReport entry, which use the same names.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schemars",
+    derive(schemars::JsonSchema),
+    schemars(
+        description = "CVSS vectors and scores of one source (`.report.vulnerabilities[].cvss.<source>`)."
+    )
+)]
 pub struct Cvss {
     /// CVSS v2 vector.
     #[serde(rename = "V2Vector", default, skip_serializing_if = "String::is_empty")]
@@ -254,13 +282,13 @@ pub struct Cvss {
         skip_serializing_if = "String::is_empty"
     )]
     pub v40_vector: String,
-    /// CVSS v2 base score.
+    /// CVSS v2 score.
     #[serde(rename = "V2Score", default, skip_serializing_if = "is_zero")]
     pub v2_score: f64,
-    /// CVSS v3 base score.
+    /// CVSS v3 score.
     #[serde(rename = "V3Score", default, skip_serializing_if = "is_zero")]
     pub v3_score: f64,
-    /// CVSS v4.0 base score.
+    /// CVSS v4.0 score.
     #[serde(rename = "V40Score", default, skip_serializing_if = "is_zero")]
     pub v40_score: f64,
 }
