@@ -5,26 +5,9 @@ mod support;
 
 use std::path::Path;
 
-use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
 use sightline_image::RegistryOptions;
-use sightline_vulndb::install::{write_archive, DbKind};
+use sightline_vulndb::install::DbKind;
 use support::*;
-
-const CONFIG: &str = "application/vnd.aquasec.trivy.config.v1+json";
-
-/// Publishes the fixture DB (or `dir`'s DB) at `reference` as trivy-db does.
-fn publish(reference: &str, dir: &Path, opts: RegistryOptions, media_type: &str) {
-    let mut blob = Vec::new();
-    write_archive(dir, DbKind::Vuln, &mut blob).unwrap();
-    let layer = PushLayer {
-        data: blob,
-        media_type: media_type.to_string(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(push_artifact(reference, &opts, CONFIG, vec![layer]))
-        .unwrap();
-}
 
 fn fixture_db_dir() -> &'static Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -44,10 +27,10 @@ fn db_update_then_scan_with_skip_db_update() {
     let Some(env) = env() else { return };
     // The exact repository of the acceptance check.
     let repo = format!("{}/aquasec/trivy-db", env.registry);
-    publish(
+    publish_db(
         &format!("{repo}:2"),
         fixture_db_dir(),
-        RegistryOptions::default(),
+        &RegistryOptions::default(),
         DbKind::Vuln.layer_media_type(),
     );
     let cache = tempfile::tempdir().unwrap();
@@ -124,10 +107,10 @@ fn image_updates_the_db_itself_with_fallback_and_auth() {
         docker_config: Some(env.docker_config.clone()),
         ..Default::default()
     };
-    publish(
+    publish_db(
         &format!("{repo}:2"),
         fixture_db_dir(),
-        creds,
+        &creds,
         DbKind::Vuln.layer_media_type(),
     );
     let cache = tempfile::tempdir().unwrap();
@@ -181,16 +164,16 @@ fn a_bad_artifact_keeps_the_old_db_and_scans_go_on() {
     let Some(env) = env() else { return };
     let good = format!("{}/{}", env.registry, unique("trivy-db"));
     let bad = format!("{}/{}", env.registry, unique("trivy-db"));
-    publish(
+    publish_db(
         &format!("{good}:2"),
         fixture_db_dir(),
-        RegistryOptions::default(),
+        &RegistryOptions::default(),
         DbKind::Vuln.layer_media_type(),
     );
-    publish(
+    publish_db(
         &format!("{bad}:2"),
         fixture_db_dir(),
-        RegistryOptions::default(),
+        &RegistryOptions::default(),
         "application/vnd.oci.image.layer.v1.tar+gzip",
     );
     let cache = tempfile::tempdir().unwrap();
@@ -237,10 +220,10 @@ fn a_bad_artifact_keeps_the_old_db_and_scans_go_on() {
 fn scans_during_db_swaps_complete_correctly() {
     let Some(env) = env() else { return };
     let repo = format!("{}/{}", env.registry, unique("trivy-db"));
-    publish(
+    publish_db(
         &format!("{repo}:2"),
         fixture_db_dir(),
-        RegistryOptions::default(),
+        &RegistryOptions::default(),
         DbKind::Vuln.layer_media_type(),
     );
     let cache = tempfile::tempdir().unwrap();
