@@ -9,7 +9,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use sightline_benches::*;
-use sightline_image::artifact::{push_artifact, PushLayer, TITLE_ANNOTATION};
 use sightline_vulndb::install::{write_archive, DbKind};
 use sightline_vulndb::synthetic::write_synthetic_db;
 use sightline_vulndb::Metadata;
@@ -39,19 +38,12 @@ fn main() {
     let db_size = std::fs::metadata(&db_file).unwrap().len();
     let blob_size = std::fs::metadata(&blob).unwrap().len();
     let reference = format!("{registry}/sightline-bench/trivy-db:2");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let layer = PushLayer {
-        data: std::fs::read(&blob).unwrap(),
-        media_type: DbKind::Vuln.layer_media_type().into(),
-        annotations: [(TITLE_ANNOTATION.to_string(), "db.tar.gz".to_string())].into(),
-    };
-    rt.block_on(push_artifact(
+    sightline_testkit::publish_db_archive(
         &reference,
+        std::fs::read(&blob).unwrap(),
         &Default::default(),
-        "application/vnd.aquasec.trivy.config.v1+json",
-        vec![layer],
-    ))
-    .expect("push the DB artifact");
+        DbKind::Vuln.layer_media_type(),
+    );
     println!(
         "artifact {reference}: trivy.db {:.0} MiB, layer {:.0} MiB; {RUNS} runs each, median wall, max peak RSS",
         db_size as f64 / 1048576.0,
