@@ -92,10 +92,7 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Environment value or default (the defaults of `shared/scripts/test-images.sh`).
-pub fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
+pub use sightline_testkit::env_or;
 
 /// The workspace's `target/release/sightline`.
 pub fn release_binary() -> PathBuf {

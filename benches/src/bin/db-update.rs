@@ -38,10 +38,12 @@ fn main() {
     let db_size = std::fs::metadata(&db_file).unwrap().len();
     let blob_size = std::fs::metadata(&blob).unwrap().len();
     let reference = format!("{registry}/sightline-bench/trivy-db:2");
-    DbKind::Vuln
-        .artifact(std::fs::read(&blob).unwrap())
-        .publish_blocking(&reference, &Default::default())
-        .expect("push the DB artifact");
+    sightline_testkit::publish_db_archive(
+        &reference,
+        std::fs::read(&blob).unwrap(),
+        &Default::default(),
+        DbKind::Vuln.layer_media_type(),
+    );
     println!(
         "artifact {reference}: trivy.db {:.0} MiB, layer {:.0} MiB; {RUNS} runs each, median wall, max peak RSS",
         db_size as f64 / 1048576.0,

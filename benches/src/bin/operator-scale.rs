@@ -36,12 +36,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sightline_benches::{env_or, mib, release_binary};
+use sightline_testkit::{
+    http_get, metric_sum, publish_fixture_db, shared_scripts, summary_total, wait_for_every,
+    Cluster, Operator,
+};
 
 /// The operator's namespace (scan Jobs).
 const SYSTEM_NS: &str = "sightline-bench-system";
@@ -51,6 +55,8 @@ const NS_PREFIX: &str = "sl-bench-";
 const BENCH_LABEL: &str = "sightline-bench";
 const RSS_TARGET_KIB: u64 = 128 * 1024;
 const CONCURRENT_LIMIT: u32 = 10;
+/// Poll interval of the setup waits (listings of thousands of objects).
+const POLL: Duration = Duration::from_secs(3);
 const SETTLE: Duration = Duration::from_secs(5);
 const WINDOW: Duration = Duration::from_secs(30);
 /// `reconciled` (unchanged reports) is a debug line of the runtime module.
@@ -69,7 +75,7 @@ struct Settings {
 }
 
 impl Settings {
-    fn from_env() -> Settings {
+    fn from_env(kube: &Cluster) -> Settings {
         let num = |k: &str, d: usize| -> usize {
             env_or(k, &d.to_string())
                 .parse()
@@ -81,8 +87,8 @@ impl Settings {
             images: num("SIGHTLINE_BENCH_IMAGES", 50),
             namespaces: (0..namespaces).map(|i| format!("{NS_PREFIX}{i}")).collect(),
             timeout: Duration::from_secs(num("SIGHTLINE_BENCH_TIMEOUT", 1800) as u64),
-            registry: env_or("SIGHTLINE_TEST_REGISTRY", "127.0.0.1:5000"),
-            pod_registry: env_or("SIGHTLINE_TEST_POD_REGISTRY", "10.88.0.1:5000"),
+            registry: kube.registry.clone(),
+            pod_registry: kube.pod_registry.clone(),
             work: PathBuf::from(env_or("SIGHTLINE_BENCH_DIR", "/var/tmp/sightline-bench"))
                 .join("operator-scale"),
         }
@@ -102,9 +108,9 @@ impl Settings {
 }
 
 fn main() {
-    let s = Settings::from_env();
-    let kube = Kube::new();
-    if kube.try_run(&["get", "--raw", "/readyz"]).is_err() {
+    let kube = Cluster::from_env();
+    let s = Settings::from_env(&kube);
+    if kube.kubectl_patient(&["get", "--raw", "/readyz"]).is_err() {
         eprintln!(
             "operator-scale: the test cluster is not running ({}): shared/scripts/k8s-cluster.sh start",
             kube.kubeconfig.display()
@@ -143,27 +149,13 @@ fn main() {
 }
 
 /// The whole bench; `true` when every check and target passed.
-fn run(s: &Settings, kube: &Kube, cleanup: &mut Cleanup) -> bool {
+fn run(s: &Settings, kube: &Cluster, cleanup: &mut Cleanup) -> bool {
     let bin = release_binary();
     let _ = std::fs::remove_dir_all(&s.work);
     std::fs::create_dir_all(&s.work).unwrap();
 
     // --- Setup: CRDs, images, DB, scanner image, namespaces.
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/helm/sightline/crds");
-    kube.run(&[
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        crds.to_str().unwrap(),
-    ]);
-    kube.run(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/vulnerabilityreports.aquasecurity.github.io",
-        "crd/exposedsecretreports.aquasecurity.github.io",
-        "--timeout=60s",
-    ]);
+    kube.apply_crds();
     let t = Instant::now();
     let digests = push_images(s);
     let unique: BTreeSet<&String> = digests.iter().collect();
@@ -180,18 +172,19 @@ fn run(s: &Settings, kube: &Kube, cleanup: &mut Cleanup) -> bool {
         unique.len()
     );
     let db_repo = format!("{}/sightline-bench/trivy-db", s.registry);
-    publish_fixture_db(&format!("{db_repo}:2"), &s.work);
-    let scan_image = scanner_image(&bin, s);
-    kube.run(&["create", "namespace", SYSTEM_NS]);
+    publish_fixture_db(&format!("{db_repo}:2"));
+    let scan_image = kube.scanner_image(&bin);
+    kubectl(kube, &["create", "namespace", SYSTEM_NS]);
     for ns in &s.namespaces {
-        kube.run(&["create", "namespace", ns]);
+        kubectl(kube, &["create", "namespace", ns]);
     }
-    wait_for(
+    wait_for_every(
+        POLL,
         Duration::from_secs(120),
         "the default ServiceAccounts",
         || {
             let out = kube
-                .try_run(&[
+                .kubectl_patient(&[
                     "get",
                     "serviceaccounts",
                     "-A",
@@ -216,7 +209,6 @@ fn run(s: &Settings, kube: &Kube, cleanup: &mut Cleanup) -> bool {
     )
     .unwrap();
     let args: Vec<String> = [
-        "operator",
         "--config",
         values.to_str().unwrap(),
         "--namespace",
@@ -246,26 +238,33 @@ fn run(s: &Settings, kube: &Kube, cleanup: &mut Cleanup) -> bool {
     let t = Instant::now();
     create_workloads(s, kube);
     let created = t.elapsed().as_secs_f64();
-    wait_for(
+    wait_for_every(
+        POLL,
         Duration::from_secs(1200),
         "every workload's ReplicaSet and Pod",
         || {
-            let rs = kube.count_in_bench(&[
-                "get",
-                "replicasets",
-                "-A",
-                "-l",
-                &format!("{BENCH_LABEL}=1"),
-                "--no-headers",
-            ]);
-            let pods = kube.count_in_bench(&[
-                "get",
-                "pods",
-                "-A",
-                "-l",
-                &format!("{BENCH_LABEL}=1"),
-                "--no-headers",
-            ]);
+            let rs = count_in_bench(
+                kube,
+                &[
+                    "get",
+                    "replicasets",
+                    "-A",
+                    "-l",
+                    &format!("{BENCH_LABEL}=1"),
+                    "--no-headers",
+                ],
+            );
+            let pods = count_in_bench(
+                kube,
+                &[
+                    "get",
+                    "pods",
+                    "-A",
+                    "-l",
+                    &format!("{BENCH_LABEL}=1"),
+                    "--no-headers",
+                ],
+            );
             eprintln!(
                 "  [setup] ReplicaSets {rs}/{w}, Pods {pods}/{w}",
                 w = s.workloads
@@ -276,7 +275,7 @@ fn run(s: &Settings, kube: &Kube, cleanup: &mut Cleanup) -> bool {
     let all_there = t.elapsed().as_secs_f64();
     std::thread::sleep(SETTLE); // let status updates settle
     let cluster_pods = kube
-        .try_run(&["get", "pods", "-A", "--no-headers"])
+        .kubectl_patient(&["get", "pods", "-A", "--no-headers"])
         .map(|o| o.lines().count())
         .unwrap_or(0);
     let deployments = (0..s.workloads).filter(|&n| s.workload(n).3).count();
@@ -349,7 +348,7 @@ struct Phase {
 
 struct Runner<'a> {
     s: &'a Settings,
-    kube: &'a Kube,
+    kube: &'a Cluster,
     bin: &'a Path,
     args: &'a [String],
     jobs: &'a JobWatch,
@@ -370,16 +369,20 @@ impl Runner<'_> {
         self.jobs.reset_max();
         let mut tail = LogTail::new(&log);
         eprintln!("  [{name}] starting the operator");
-        let mut op = Operator::start(self.bin, self.kube, self.args, cache, &log);
+        let started = Instant::now();
+        let mut op = Operator::new(self.bin, self.kube, cache, &log, self.args)
+            .log_filter(LOG_FILTER)
+            .spawn();
+        let pid = op.pid().expect("the operator runs");
         let mut next_progress = 10.0;
         loop {
             std::thread::sleep(Duration::from_millis(250));
-            let t = op.started.elapsed().as_secs_f64();
-            if let Some(st) = op.exited() {
+            let t = started.elapsed().as_secs_f64();
+            if let Some(st) = op.exit_status() {
                 p.error = Some(format!("the operator exited ({st}) after {t:.1}s"));
                 break;
             }
-            if p.ready_s.is_none() && op.http("/readyz").is_some_and(|(c, _)| c == 200) {
+            if p.ready_s.is_none() && op.readyz() == Some(200) {
                 p.ready_s = Some(t);
             }
             let inventories = tail.inventories;
@@ -393,8 +396,8 @@ impl Runner<'_> {
             };
             if done {
                 p.done_s = Some(t);
-                p.cpu_done_s = Some(op.cpu_s());
-                p.peak_rss_done_kib = op.rss().1;
+                p.cpu_done_s = Some(cpu_s(pid));
+                p.peak_rss_done_kib = rss(pid).1;
                 p.api_errors_to_done = tail.api_errors;
                 break;
             }
@@ -407,11 +410,11 @@ impl Runner<'_> {
                     tail.inventories,
                     tail.done.len(),
                     s.workloads,
-                    mib(op.rss().0),
-                    op.cpu_s()
+                    mib(rss(pid).0),
+                    cpu_s(pid)
                 );
             }
-            if op.started.elapsed() > s.timeout {
+            if started.elapsed() > s.timeout {
                 p.error = Some(format!(
                     "timed out after {:.0}s: {}/{} workloads done",
                     s.timeout.as_secs_f64(),
@@ -424,19 +427,19 @@ impl Runner<'_> {
         if p.error.is_none() {
             // Steady state: settle, then a window with no activity of ours but RSS sampling.
             std::thread::sleep(SETTLE);
-            let cpu0 = op.cpu_s();
+            let cpu0 = cpu_s(pid);
             let t0 = Instant::now();
             let mut max = 0;
             let mut last = 0;
             while t0.elapsed() < WINDOW {
                 std::thread::sleep(Duration::from_secs(1));
-                last = op.rss().0;
+                last = rss(pid).0;
                 max = max.max(last);
             }
-            p.steady_cpu_pct = (op.cpu_s() - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
+            p.steady_cpu_pct = (cpu_s(pid) - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
             p.steady_rss_kib = last;
             p.steady_rss_max_kib = max;
-            match op.http("/metrics") {
+            match http_get(&op.http, "/metrics") {
                 Some((200, text)) => {
                     p.metrics_bytes = text.len();
                     p.scans_metric = metric_sum(&text, "sightline_scans_total{");
@@ -446,13 +449,13 @@ impl Runner<'_> {
                 }
                 other => p.error = Some(format!("GET /metrics: {other:?}")),
             }
-            if let Some(st) = op.exited() {
+            if let Some(st) = op.exit_status() {
                 p.error = Some(format!(
                     "the operator exited ({st}) during the steady-state window"
                 ));
             }
         }
-        p.peak_rss_kib = op.rss().1;
+        p.peak_rss_kib = rss(pid).1;
         std::thread::sleep(Duration::from_secs(1)); // the Job watch catches up
         p.stop_s = op.stop().as_secs_f64();
         tail.poll();
@@ -471,9 +474,7 @@ impl Runner<'_> {
                 "  [{name}] FAILED: {e}\n  --- last lines of {} ---",
                 log.display()
             );
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            for l in &lines[lines.len().saturating_sub(30)..] {
+            for l in op.log_tail(30).lines() {
                 eprintln!("  {l}");
             }
         }
@@ -501,21 +502,24 @@ struct Verified {
     problems: Vec<String>,
 }
 
-fn verify_reports(s: &Settings, kube: &Kube, digests: &[String]) -> Verified {
+fn verify_reports(s: &Settings, kube: &Cluster, digests: &[String]) -> Verified {
     let mut v = Verified::default();
     let mut seen = BTreeSet::new();
     let mut workloads = HashSet::new();
     for ns in &s.namespaces {
-        let text = kube.run(&[
-            "get",
-            "vulnerabilityreports",
-            "-n",
-            ns,
-            "-l",
-            MANAGED,
-            "-o",
-            "json",
-        ]);
+        let text = kubectl(
+            kube,
+            &[
+                "get",
+                "vulnerabilityreports",
+                "-n",
+                ns,
+                "-l",
+                MANAGED,
+                "-o",
+                "json",
+            ],
+        );
         v.report_bytes += text.len();
         let list: serde_json::Value = serde_json::from_str(&text).expect("kubectl prints JSON");
         for item in list["items"].as_array().into_iter().flatten() {
@@ -549,17 +553,7 @@ fn verify_reports(s: &Settings, kube: &Kube, digests: &[String]) -> Verified {
                     .problems
                     .push(format!("{ns}: a report of an unknown workload {name:?}")),
             }
-            let sum = &item["report"]["summary"];
-            let total: u64 = [
-                "criticalCount",
-                "highCount",
-                "mediumCount",
-                "lowCount",
-                "unknownCount",
-            ]
-            .iter()
-            .map(|k| sum[*k].as_u64().unwrap_or(0))
-            .sum();
+            let total = summary_total(item);
             v.findings += total;
             if total > 0 {
                 v.with_findings += 1;
@@ -574,14 +568,17 @@ fn verify_reports(s: &Settings, kube: &Kube, digests: &[String]) -> Verified {
             s.workloads
         ));
     }
-    v.exposed_secret_reports = kube.count_in_bench(&[
-        "get",
-        "exposedsecretreports",
-        "-A",
-        "-l",
-        MANAGED,
-        "--no-headers",
-    ]);
+    v.exposed_secret_reports = count_in_bench(
+        kube,
+        &[
+            "get",
+            "exposedsecretreports",
+            "-A",
+            "-l",
+            MANAGED,
+            "--no-headers",
+        ],
+    );
     v
 }
 
@@ -785,13 +782,6 @@ fn report(
     all
 }
 
-fn metric_sum(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .fold(0.0, |a, b| a + b)
-}
-
 // ---------------------------------------------------------------------------------------
 // Setup
 
@@ -855,55 +845,8 @@ fn push_images(s: &Settings) -> Vec<String> {
     v
 }
 
-/// The shared Debian 12 + Alpine 3.23 fixture DB as a trivy-db artifact at `reference`.
-fn publish_fixture_db(reference: &str, work: &Path) {
-    use sightline_vulndb::fixture::{default_fixture_files, write_db};
-    use sightline_vulndb::install::{db_artifact, DbKind};
-    let dir = work.join("db");
-    let files = default_fixture_files();
-    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    write_db(
-        &files,
-        &dir,
-        &sightline_vulndb::Metadata::fresh(chrono::Utc::now()),
-    )
-    .expect("write the fixture DB");
-    db_artifact(&dir, DbKind::Vuln)
-        .expect("archive the fixture DB")
-        .publish_blocking(reference, &Default::default())
-        .expect("push the fixture DB");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The scan Job image of this binary (scripts/scanner-image.sh), pushed once per binary;
-/// returned as pods name it.
-fn scanner_image(bin: &Path, s: &Settings) -> String {
-    let out = Command::new("sha256sum")
-        .arg(bin)
-        .output()
-        .expect("sha256sum runs");
-    let sum = String::from_utf8_lossy(&out.stdout);
-    let tag = &sum[..16];
-    let repo = format!("sightline-test/sightline:{tag}");
-    let exists = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{}/{repo}", s.registry))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|st| st.success());
-    if !exists {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/scanner-image.sh");
-        sh(Command::new(script)
-            .arg(bin)
-            .arg(format!("{}/{repo}", s.registry))
-            .stdout(Stdio::null()));
-    }
-    format!("{}/{repo}", s.pod_registry)
-}
-
 /// The workloads, one `kubectl create -f` of a List per namespace, all namespaces at once.
-fn create_workloads(s: &Settings, kube: &Kube) {
+fn create_workloads(s: &Settings, kube: &Cluster) {
     let mut lists: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
     for n in 0..s.workloads {
         let (ns, name, image, deployment) = s.workload(n);
@@ -944,7 +887,7 @@ fn create_workloads(s: &Settings, kube: &Kube) {
         let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
         std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
         let child = kube
-            .command()
+            .kubectl_command()
             .args(["create", "-n", ns, "-f"])
             .arg(&file)
             .stdout(Stdio::null())
@@ -966,130 +909,31 @@ fn create_workloads(s: &Settings, kube: &Kube) {
 // ---------------------------------------------------------------------------------------
 // The operator process
 
-struct Operator {
-    child: Option<Child>,
-    pid: i32,
-    http: String,
-    started: Instant,
+/// utime + stime of process `pid` in seconds.
+fn cpu_s(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
 }
 
-impl Operator {
-    fn start(bin: &Path, kube: &Kube, args: &[String], cache: &Path, log: &Path) -> Operator {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let http = format!("127.0.0.1:{port}");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let started = Instant::now();
-        let child = Command::new(bin)
-            .args(args)
-            .arg("--cache-dir")
-            .arg(cache)
-            .args([
-                "--metrics-bind-address",
-                &http,
-                "--health-probe-bind-address",
-                &http,
-            ])
-            .env("KUBECONFIG", &kube.kubeconfig)
-            .env("SIGHTLINE_LOG", LOG_FILTER)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("sightline operator starts");
-        Operator {
-            pid: child.id() as i32,
-            child: Some(child),
-            http,
-            started,
-        }
-    }
-
-    /// `Some(status)` once the process has exited.
-    fn exited(&mut self) -> Option<String> {
-        let c = self.child.as_mut()?;
-        c.try_wait().ok().flatten().map(|st| st.to_string())
-    }
-
-    /// utime + stime in seconds.
-    fn cpu_s(&self) -> f64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
-            return 0.0;
-        };
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
-            + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        ticks as f64 / hz
-    }
-
-    /// (VmRSS, VmHWM) in KiB.
-    fn rss(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn http(&self, path: &str) -> Option<(u16, String)> {
-        http_get(&self.http, path)
-    }
-
-    /// SIGTERM (graceful shutdown), SIGKILL after 30 s; returns how long it took.
-    fn stop(&mut self) -> Duration {
-        let t = Instant::now();
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
-            while t.elapsed() < Duration::from_secs(30) {
-                if c.try_wait().ok().flatten().is_some() {
-                    return t.elapsed();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            eprintln!("  the operator ignored SIGTERM for 30s; killing it");
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        t.elapsed()
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A plain HTTP/1.0 GET; (status, body).
-fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
+/// (VmRSS, VmHWM) of process `pid` in KiB.
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Follows the operator's log file.
@@ -1214,71 +1058,16 @@ impl LogTail {
 // ---------------------------------------------------------------------------------------
 // kubectl, the Job watch, cleanup
 
-#[derive(Clone)]
-struct Kube {
-    kubectl: PathBuf,
-    kubeconfig: PathBuf,
+/// Runs kubectl (retrying while the API server is away); panics when it fails.
+fn kubectl(kube: &Cluster, args: &[&str]) -> String {
+    kube.kubectl_patient(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Kube {
-    fn new() -> Kube {
-        let local = PathBuf::from("/opt/sightline-k8s/bin/kubectl");
-        Kube {
-            kubectl: if local.is_file() {
-                local
-            } else {
-                "kubectl".into()
-            },
-            kubeconfig: env_or("KUBECONFIG", "/var/tmp/sightline-k8s/kubeconfig").into(),
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.kubectl);
-        c.env("KUBECONFIG", &self.kubeconfig);
-        c
-    }
-
-    /// Runs kubectl; retries for up to 2 minutes while the API server is unreachable (the
-    /// shared test cluster's API server may be restarted by other tests).
-    fn try_run(&self, args: &[&str]) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            let out = self
-                .command()
-                .args(args)
-                .output()
-                .map_err(|e| format!("kubectl: {e}"))?;
-            if out.status.success() {
-                return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-            }
-            let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            let transient = [
-                "connection to the server",
-                "connection refused",
-                "TLS handshake timeout",
-                "the server is currently unable",
-                "i/o timeout",
-            ]
-            .iter()
-            .any(|p| err.contains(p));
-            if !transient || start.elapsed() > Duration::from_secs(120) {
-                return Err(format!("kubectl {}: {err}", args.join(" ")));
-            }
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        self.try_run(args).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Lines of an `-A --no-headers` table in the bench namespaces.
-    fn count_in_bench(&self, args: &[&str]) -> usize {
-        self.try_run(args)
-            .map(|o| o.lines().filter(|l| l.starts_with(NS_PREFIX)).count())
-            .unwrap_or(0)
-    }
+/// Lines of an `-A --no-headers` table in the bench namespaces.
+fn count_in_bench(kube: &Cluster, args: &[&str]) -> usize {
+    kube.kubectl_patient(args)
+        .map(|o| o.lines().filter(|l| l.starts_with(NS_PREFIX)).count())
+        .unwrap_or(0)
 }
 
 /// Counts the Jobs created in a namespace from a `kubectl get jobs --watch` (restarted
@@ -1298,7 +1087,7 @@ struct JobState {
 }
 
 impl JobWatch {
-    fn start(kube: &Kube, ns: &str) -> JobWatch {
+    fn start(kube: &Cluster, ns: &str) -> JobWatch {
         let state = Arc::new(Mutex::new(JobState::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let pid = Arc::new(AtomicI32::new(0));
@@ -1312,7 +1101,7 @@ impl JobWatch {
         let thread = std::thread::spawn(move || {
             while !sp.load(Ordering::SeqCst) {
                 let mut child = kube
-                    .command()
+                    .kubectl_command()
                     .args([
                         "get",
                         "jobs",
@@ -1392,7 +1181,7 @@ impl Drop for JobWatch {
 
 /// Deletes the bench's namespaces (and stops the Job watch) when dropped.
 struct Cleanup {
-    kube: Kube,
+    kube: Cluster,
     namespaces: Vec<String>,
     watch: Option<JobWatch>,
 }
@@ -1402,7 +1191,7 @@ impl Cleanup {
     fn delete_leftovers(&self) {
         let existing: Vec<String> = self
             .kube
-            .try_run(&["get", "namespaces", "-o", "name"])
+            .kubectl_patient(&["get", "namespaces", "-o", "name"])
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.strip_prefix("namespace/"))
@@ -1428,7 +1217,7 @@ impl Cleanup {
             "--timeout=900s",
         ];
         args.extend(namespaces.iter().map(String::as_str));
-        if let Err(e) = self.kube.try_run(&args) {
+        if let Err(e) = self.kube.kubectl_patient(&args) {
             eprintln!("operator-scale: cleanup: {e}");
         }
         eprintln!(
@@ -1449,13 +1238,6 @@ impl Drop for Cleanup {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-fn shared_scripts() -> PathBuf {
-    match std::env::var_os("SIGHTLINE_SHARED_DIR") {
-        Some(d) => PathBuf::from(d).join("scripts"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/scripts"),
-    }
-}
-
 /// Runs a command; panics with its stderr when it fails.
 fn sh(cmd: &mut Command) {
     let out = cmd
@@ -1467,19 +1249,4 @@ fn sh(cmd: &mut Command) {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Polls `f` every 3 s until it returns `Some`, or panics naming `what` after `timeout`.
-fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_secs(3));
-    }
 }

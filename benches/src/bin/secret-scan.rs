@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sightline_benches::*;
+use sightline_testkit::umoci_unpack;
 
 const RUNS: usize = 3;
 const TARGET_BYTES: u64 = 500 * 1000 * 1000;
@@ -59,22 +60,6 @@ fn worker(mode: &str, list: &Path) {
         }
     }
     println!("{bytes} {findings}");
-}
-
-fn umoci_unpack(layout: &Path, tag: &str, dest: &Path) -> PathBuf {
-    if !dest.join("rootfs").is_dir() {
-        let st = Command::new("umoci")
-            .args(["unpack", "--image", &format!("{}:{tag}", layout.display())])
-            .arg(dest)
-            .output()
-            .expect("umoci");
-        assert!(
-            st.status.success(),
-            "umoci: {}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-    }
-    dest.join("rootfs")
 }
 
 fn text_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, u64)>) {

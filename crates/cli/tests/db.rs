@@ -27,7 +27,12 @@ fn db_update_then_scan_with_skip_db_update() {
     let Some(env) = env() else { return };
     // The exact repository of the acceptance check.
     let repo = format!("{}/aquasec/trivy-db", env.registry);
-    publish_db(&format!("{repo}:2"), fixture_db_dir());
+    publish_db(
+        &format!("{repo}:2"),
+        fixture_db_dir(),
+        &RegistryOptions::default(),
+        DbKind::Vuln.layer_media_type(),
+    );
     let cache = tempfile::tempdir().unwrap();
     let c = cache.path().to_str().unwrap();
 
@@ -102,7 +107,7 @@ fn image_updates_the_db_itself_with_fallback_and_auth() {
         docker_config: Some(env.docker_config.clone()),
         ..Default::default()
     };
-    publish_db_with(
+    publish_db(
         &format!("{repo}:2"),
         fixture_db_dir(),
         &creds,
@@ -159,8 +164,13 @@ fn a_bad_artifact_keeps_the_old_db_and_scans_go_on() {
     let Some(env) = env() else { return };
     let good = format!("{}/{}", env.registry, unique("trivy-db"));
     let bad = format!("{}/{}", env.registry, unique("trivy-db"));
-    publish_db(&format!("{good}:2"), fixture_db_dir());
-    publish_db_with(
+    publish_db(
+        &format!("{good}:2"),
+        fixture_db_dir(),
+        &RegistryOptions::default(),
+        DbKind::Vuln.layer_media_type(),
+    );
+    publish_db(
         &format!("{bad}:2"),
         fixture_db_dir(),
         &RegistryOptions::default(),
@@ -210,7 +220,12 @@ fn a_bad_artifact_keeps_the_old_db_and_scans_go_on() {
 fn scans_during_db_swaps_complete_correctly() {
     let Some(env) = env() else { return };
     let repo = format!("{}/{}", env.registry, unique("trivy-db"));
-    publish_db(&format!("{repo}:2"), fixture_db_dir());
+    publish_db(
+        &format!("{repo}:2"),
+        fixture_db_dir(),
+        &RegistryOptions::default(),
+        DbKind::Vuln.layer_media_type(),
+    );
     let cache = tempfile::tempdir().unwrap();
     let c = cache.path().to_str().unwrap().to_string();
     assert_eq!(

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::cluster::{cluster, summary_total, wait_for, Cluster, Operator};
+use sightline_testkit::{cluster, summary_total, wait_for, Cluster, Operator};
 use support::*;
 
 /// A DB like the fixture DB plus one advisory (`CVE-2099-0001`, unfixed) for Debian 12's
@@ -65,26 +65,12 @@ fn current_rs(c: &Cluster, ns: &str, deployment: &str) -> Value {
     )
 }
 
-fn report(
-    c: &Cluster,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    timeout: Duration,
-    op: &Operator,
-) -> Value {
-    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for(timeout, &format!("{kind} {ns}/{name}"), || {
-            c.get_json(&["-n", ns, kind, name])
-        })
-    }));
-    match found {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("--- operator log ---\n{}", op.log_text());
-            std::panic::resume_unwind(e)
-        }
-    }
+/// The report `kind` `ns/name`, waited for up to `timeout` (on failure the operator's log is
+/// printed when the panic drops the operator).
+fn report(c: &Cluster, kind: &str, ns: &str, name: &str, timeout: Duration) -> Value {
+    wait_for(timeout, &format!("{kind} {ns}/{name}"), || {
+        c.get_json(&["-n", ns, kind, name])
+    })
 }
 
 /// Count of "scan Job created" log lines for images containing `image_part`.
@@ -129,7 +115,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     let Some(c) = cluster() else { return };
     let Some(reg) = support::env() else { return };
     c.apply_crds();
-    let image = c.scanner_image();
+    let image = c.scanner_image(bin());
     let apps = "sl-e2e-apps";
     let system = "sl-e2e-system";
     c.namespace(apps);
@@ -137,7 +123,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
 
     let work = tempfile::tempdir().unwrap();
     let db_repo = format!("{}/{}/trivy-db", reg.registry, unique("sl-e2e"));
-    publish_db(&format!("{db_repo}:2"), &fixture_cache().join("db"));
+    publish_fixture_db(&format!("{db_repo}:2"));
     let values = work.path().join("values.yaml");
     std::fs::write(
         &values,
@@ -149,6 +135,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     .unwrap();
     let cache: PathBuf = work.path().join("cache");
     let op = Operator::start(
+        bin(),
         &c,
         &cache,
         &work.path().join("operator.log"),
@@ -185,7 +172,6 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         apps,
         &vr_name,
         Duration::from_secs(180),
-        &op,
     );
     let labels = &vr["metadata"]["labels"];
     assert_eq!(labels["trivy-operator.resource.kind"], "ReplicaSet");
@@ -270,7 +256,6 @@ fn operator_scans_running_digests_once_and_writes_reports() {
             apps,
             &name,
             Duration::from_secs(180),
-            &op,
         );
         assert_eq!(r["report"]["os"]["family"], "alpine");
     }
@@ -323,7 +308,6 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         apps,
         &name,
         Duration::from_secs(240),
-        &op,
     );
     assert_eq!(vr_app["report"]["os"]["family"], "debian");
     let esr = report(
@@ -332,7 +316,6 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         apps,
         &name,
         Duration::from_secs(30),
-        &op,
     );
     let secrets = esr["report"]["secrets"].as_array().unwrap();
     let targets: Vec<&str> = secrets
@@ -408,7 +391,6 @@ fn operator_scans_running_digests_once_and_writes_reports() {
         apps,
         &format!("replicaset-{rs2_name}-debian"),
         Duration::from_secs(180),
-        &op,
     );
     assert_eq!(vr2["report"]["artifact"]["tag"], "bookworm-minbase");
     assert_eq!(
@@ -422,7 +404,12 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     let db2 = tempfile::tempdir().unwrap();
     db_with_extra_advisory(db2.path());
     let db2_repo = format!("{}/{}/trivy-db", reg.registry, unique("sl-e2e-db2"));
-    publish_db(&format!("{db2_repo}:2"), &db2.path().join("db"));
+    publish_db(
+        &format!("{db2_repo}:2"),
+        &db2.path().join("db"),
+        &Default::default(),
+        sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
+    );
     sightline_cli(&[
         "db",
         "update",

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use sightline_image::test_support::fault_proxy::{start_proxy_on, Fault};
 use sightline_image::RegistryOptions;
-use support::cluster::{cluster, restart_api_server, summary_total, wait_for, Cluster, Operator};
+use sightline_testkit::{cluster, restart_api_server, summary_total, wait_for, Cluster, Operator};
 use support::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn publish_fixture_db(registry: &str, name: &str) -> String {
+fn fixture_db_repo(registry: &str, name: &str) -> String {
     let repo = format!("{registry}/{name}-{}/trivy-db", std::process::id());
-    publish_db(&format!("{repo}:2"), &fixture_cache().join("db"));
+    publish_fixture_db(&format!("{repo}:2"));
     repo
 }
 
@@ -40,6 +40,7 @@ fn start(
     )
     .unwrap();
     Operator::start(
+        bin(),
         c,
         &work.join("cache"),
         &work.join("operator.log"),
@@ -49,7 +50,7 @@ fn start(
             "--namespace".into(),
             system.into(),
             "--scan-job-image".into(),
-            c.scanner_image(),
+            c.scanner_image(bin()),
         ],
     )
 }
@@ -87,7 +88,7 @@ fn operator_killed_mid_scan_adopts_its_job_on_restart() {
     c.namespace(apps);
     c.namespace(system);
     let work = tempfile::tempdir().unwrap();
-    let db = publish_fixture_db(&reg.registry, "sl-fault-kill");
+    let db = fixture_db_repo(&reg.registry, "sl-fault-kill");
     let mut op = start(&c, work.path(), apps, system, &db, &[]);
 
     let image = format!("{}/library/alpine:3.23", c.pod_registry);
@@ -162,7 +163,7 @@ fn registry_failure_is_an_event_a_metric_and_a_retry() {
         ))
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let db = publish_fixture_db(&reg.registry, "sl-fault-registry");
+    let db = fixture_db_repo(&reg.registry, "sl-fault-registry");
     let op = start(
         &c,
         work.path(),
@@ -265,7 +266,7 @@ fn api_server_restart_mid_run_loses_and_duplicates_nothing() {
     c.namespace(apps);
     c.namespace(system);
     let work = tempfile::tempdir().unwrap();
-    let db = publish_fixture_db(&reg.registry, "sl-fault-api");
+    let db = fixture_db_repo(&reg.registry, "sl-fault-api");
     let op = start(&c, work.path(), apps, system, &db, &[]);
 
     let alpine = format!("{}/library/alpine:3.23", c.pod_registry);
@@ -358,7 +359,12 @@ fn a_report_too_big_for_etcd_is_trimmed_not_rejected() {
         reg.registry,
         std::process::id()
     );
-    publish_db(&format!("{repo}:2"), &db_dir);
+    publish_db(
+        &format!("{repo}:2"),
+        &db_dir,
+        &RegistryOptions::default(),
+        sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
+    );
     let op = start(&c, work.path(), apps, system, &repo, &[]);
     let image = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
     c.kubectl(&[
@@ -419,7 +425,7 @@ fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
     let (apps, system) = ("sl-fault-leader", "sl-fault-leader-system");
     c.namespace(apps);
     c.namespace(system);
-    let db = publish_fixture_db(&reg.registry, "sl-fault-leader");
+    let db = fixture_db_repo(&reg.registry, "sl-fault-leader");
     let (w1, w2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let args = |w: &std::path::Path| {
         let values = w.join("values.yaml");
@@ -434,16 +440,18 @@ fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
             "--namespace".into(),
             system.into(),
             "--scan-job-image".into(),
-            c.scanner_image(),
+            c.scanner_image(bin()),
         ]
     };
     let mut leader = Operator::start(
+        bin(),
         &c,
         &w1.path().join("cache"),
         &w1.path().join("a.log"),
         &args(w1.path()),
     );
     let standby = Operator::start_unready(
+        bin(),
         &c,
         &w2.path().join("cache"),
         &w2.path().join("b.log"),

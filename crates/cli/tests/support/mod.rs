@@ -1,78 +1,22 @@
-//! Shared test support for the CLI's end-to-end tests: the real test registries and images
-//! (shared/scripts/test-images.sh), a trivy.db written from the real advisory fixtures, and
-//! an independent oracle that derives the expected findings from the fixture YAML.
+//! The CLI tests' own support: running the `sightline` binary, and independent oracles that
+//! derive the expected findings from the fixture YAML, umoci, dpkg and skopeo. The harness
+//! shared with the benches (registries, cluster, operator process, DB publishing) is the
+//! `sightline-testkit` crate; the items the tests use most are re-exported here.
 #![allow(dead_code)]
 
-pub mod cluster;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Environment of the real test images (defaults = test-images.sh defaults).
-pub struct TestEnv {
-    pub registry: String,
-    pub auth_registry: String,
-    pub docker_config: PathBuf,
-    pub oci_layout: PathBuf,
-    pub archive: PathBuf,
-}
+#[allow(unused_imports)] // each test binary uses a part
+pub use sightline_testkit::{
+    env, fixture_cache, publish_db, publish_fixture_db, shared_testdata, TestEnv,
+};
 
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
-/// The test environment, or `None` (test skipped loudly) when the registry is not up and
-/// `SIGHTLINE_REQUIRE_REGISTRY` is unset. With it set (CI), a missing registry fails.
-pub fn env() -> Option<TestEnv> {
-    let e = TestEnv {
-        registry: var("SIGHTLINE_TEST_REGISTRY", "127.0.0.1:5000"),
-        auth_registry: var("SIGHTLINE_TEST_AUTH_REGISTRY", "127.0.0.1:5001"),
-        docker_config: var(
-            "SIGHTLINE_TEST_DOCKER_CONFIG",
-            "/var/tmp/sightline-test/auth/config.json",
-        )
-        .into(),
-        oci_layout: var("SIGHTLINE_TEST_OCI_LAYOUT", "/var/tmp/sightline-test/oci").into(),
-        archive: var(
-            "SIGHTLINE_TEST_ARCHIVE",
-            "/var/tmp/sightline-test/archives/bookworm-curl.tar",
-        )
-        .into(),
-    };
-    let up = std::net::TcpStream::connect(&e.registry).is_ok() && e.oci_layout.is_dir();
-    if up {
-        return Some(e);
-    }
-    assert!(
-        std::env::var_os("SIGHTLINE_REQUIRE_REGISTRY").is_none(),
-        "test registry {} or OCI layout {} missing: run shared/scripts/test-images.sh start",
-        e.registry,
-        e.oci_layout.display()
-    );
-    eprintln!("SKIP: test registry not running (shared/scripts/test-images.sh start)");
-    None
-}
-
-/// The shared testdata directory (`../shared/testdata` next to the checkout).
-pub fn shared_testdata() -> PathBuf {
-    match std::env::var_os("SIGHTLINE_SHARED_DIR") {
-        Some(d) => PathBuf::from(d).join("testdata"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"),
-    }
-}
-
-/// A cache dir holding `db/trivy.db` + `db/metadata.json` written from the real fixtures,
-/// built once per test binary.
-pub fn fixture_cache() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = tempfile::tempdir().unwrap();
-        sightline_vulndb::fixture::write_default_fixture_db(&d.path().join("db")).unwrap();
-        d
-    })
-    .path()
+/// The `sightline` binary under test (what the harness runs and builds images from).
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sightline"))
 }
 
 /// Result of one `sightline` run.
@@ -95,7 +39,7 @@ impl Run {
 
 /// Runs the sightline binary with `args` (no terminal: no progress bars).
 pub fn sightline(args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_sightline"))
+    let out: Output = Command::new(bin())
         .args(args)
         .env_remove("DOCKER_CONFIG")
         .env("HOME", "/nonexistent-home-for-tests")
@@ -205,20 +149,10 @@ pub struct OraclePackage {
     pub src_version: String,
 }
 
-/// Unpacks `layout:tag` with umoci (an independent implementation of layer application).
+/// Unpacks `layout:tag` with umoci into a fresh temp dir (the bundle is `bundle/`).
 pub fn umoci_unpack(layout: &Path, tag: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle");
-    let st = Command::new("umoci")
-        .args(["unpack", "--image", &format!("{}:{tag}", layout.display())])
-        .arg(&bundle)
-        .output()
-        .expect("umoci (installed by test-images.sh)");
-    assert!(
-        st.status.success(),
-        "umoci unpack: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    sightline_testkit::umoci_unpack(layout, tag, &dir.path().join("bundle"));
     dir
 }
 
@@ -423,7 +357,7 @@ pub fn sightline_measured(args: &[&str]) -> Measured {
         .arg("-c")
         .arg(script)
         .arg(rss.path())
-        .arg(env!("CARGO_BIN_EXE_sightline"))
+        .arg(bin())
         .args(args)
         .env_remove("DOCKER_CONFIG")
         .env("HOME", "/nonexistent-home-for-tests")
@@ -481,32 +415,4 @@ pub fn secrets_of(report: &serde_json::Value) -> Vec<(String, String, u64, u64, 
         }
     }
     out
-}
-
-/// sha256 hex of `data` (coreutils).
-pub fn skopeo_hash(data: &[u8]) -> String {
-    sha2_free::sha256_hex(data)
-}
-
-/// Publishes the DB in `dir` (trivy.db + metadata.json) at `reference` (a `:2` tag) as
-/// trivy-db does: one layer of the DB media type, titled `db.tar.gz`.
-pub fn publish_db(reference: &str, dir: &Path) {
-    let media_type = sightline_vulndb::install::DbKind::Vuln.layer_media_type();
-    publish_db_with(reference, dir, &Default::default(), media_type);
-}
-
-/// [`publish_db`] with registry options (e.g. credentials) and a layer media type of the
-/// test's choosing (a wrong one makes a bad artifact).
-pub fn publish_db_with(
-    reference: &str,
-    dir: &Path,
-    opts: &sightline_image::RegistryOptions,
-    media_type: &str,
-) {
-    use sightline_vulndb::install::{db_artifact, DbKind};
-    db_artifact(dir, DbKind::Vuln)
-        .unwrap()
-        .with_media_type(media_type)
-        .publish_blocking(reference, opts)
-        .unwrap();
 }
