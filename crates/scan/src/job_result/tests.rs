@@ -1,4 +1,4 @@
-use sightline_api::report::{DetectedSecret, ScanResult, CLASS_SECRET};
+use sightline_report::report::{DetectedSecret, ScanResult, CLASS_SECRET};
 use sightline_inventory::{Inventory, OsFamily, OsInfo, Package};
 
 use super::*;
