@@ -107,9 +107,13 @@ pub async fn run(args: OperatorArgs) -> Result<u8> {
         .cache_dir
         .clone()
         .unwrap_or_else(|| super::registry_args::default_cache_dir().join("operator"));
-    let client = kube::Client::try_default().await.context(
+    let mut kube_config = kube::Config::infer().await.context(
         "connecting to the cluster (set KUBECONFIG, or run in a Pod with a service account)",
     )?;
+    // A connection that went silent (a node or API server gone without a reset) fails after
+    // this instead of hanging a watch forever; watches ask the server to end them at 290 s.
+    kube_config.read_timeout = Some(std::time::Duration::from_secs(320));
+    let client = kube::Client::try_from(kube_config).context("building the API client")?;
     tracing::info!(
         namespace = %config.operator_namespace,
         cache = %cache_dir.display(),

@@ -20,7 +20,8 @@
 //! | `sightline_scan_failures_total{reason}` | counter | failed scans by [`FailureReason`] (`auth`, `not_found`, `registry`, `bad_image`, `timeout`, `oom`, `bad_result`, `internal`) |
 //! | `sightline_scan_duration_seconds` | histogram | time from a scan Job's creation to its result being stored (successful scans) |
 //! | `sightline_scan_queue_depth` | gauge | digests waiting for a scan Job slot |
-//! | `sightline_workqueue_depth` | gauge | workloads waiting to be reconciled |
+//! | `sightline_workqueue_depth` | gauge | reconciles triggered and waiting for one of the reconcile slots |
+//! | `sightline_runtime_tasks_alive` | gauge | tokio tasks alive (bounded by the workloads, not by churn) |
 //! | `sightline_scan_jobs_running` | gauge | scan Jobs holding a slot (`scanJobsConcurrentLimit`) |
 //! | `sightline_inventories_stored` | gauge | digests in the inventory store |
 //! | `sightline_vulndb_age_seconds` | gauge | seconds since the vulnerability DB in use was built (its `UpdatedAt`), computed at scrape time once [`Metrics::set_vulndb_updated_at`] was called |
@@ -101,6 +102,7 @@ impl Metrics {
     /// [`Metrics::encode`] as of `now`.
     fn encode_at(&self, now: DateTime<Utc>) -> String {
         self.ops.update_vulndb_age(now);
+        self.ops.update_runtime();
         let mut out = String::new();
         // Writing into a String cannot fail, and every label value is escaped by the encoder.
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)

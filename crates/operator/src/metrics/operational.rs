@@ -44,6 +44,7 @@ pub(super) struct Operational {
     inventories_stored: Gauge,
     store_recoveries: Counter,
     vulndb_age: Gauge,
+    tasks_alive: Gauge,
     /// The DB's `UpdatedAt` (Unix seconds), `i64::MIN` while unknown.
     vulndb_updated_at: AtomicI64,
     vulndb_updates: Counter,
@@ -68,6 +69,7 @@ impl Operational {
             inventories_stored: Gauge::default(),
             store_recoveries: Counter::default(),
             vulndb_age: Gauge::default(),
+            tasks_alive: Gauge::default(),
             vulndb_updated_at: AtomicI64::new(i64::MIN),
             vulndb_updates: Counter::default(),
             rematch_duration: Histogram::new([
@@ -76,6 +78,11 @@ impl Operational {
             reports_written: Family::default(),
             reports_trimmed: Family::default(),
         };
+        registry.register(
+            "sightline_runtime_tasks_alive",
+            "Tokio tasks alive in the operator process (bounded by the workloads, not by churn)",
+            ops.tasks_alive.clone(),
+        );
         // prometheus-client appends `_total` to counter names.
         registry.register(
             "sightline_scans",
@@ -159,6 +166,13 @@ impl Operational {
             let _ = ops.reports_trimmed.get_or_create(&label);
         }
         ops
+    }
+
+    /// Sets `sightline_runtime_tasks_alive` from the tokio runtime the scrape runs on.
+    pub(super) fn update_runtime(&self) {
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            self.tasks_alive.set(to_i64(h.metrics().num_alive_tasks()));
+        }
     }
 
     /// Sets `sightline_vulndb_age_seconds` as of `now`, once the DB's `UpdatedAt` is known.

@@ -297,6 +297,7 @@ fn exposed_names_are_exact() {
         "sightline_scan_duration_seconds",
         "sightline_scan_queue_depth",
         "sightline_workqueue_depth",
+        "sightline_runtime_tasks_alive",
         "sightline_scan_jobs_running",
         "sightline_inventories_stored",
         "sightline_inventory_store_recoveries_total",

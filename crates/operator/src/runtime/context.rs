@@ -3,6 +3,7 @@
 //! workload's controller.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -106,6 +107,10 @@ pub struct Context {
     pub triggers: Triggers,
     /// Bounds reconciles running at once.
     pub permits: Semaphore,
+    /// Reconciles waiting for a permit (`sightline_workqueue_depth`).
+    pub waiting: AtomicUsize,
     /// Consecutive transient failures per workload (the error policy's backoff).
     pub failures: Mutex<HashMap<WorkloadKey, u32>>,
+    /// Workloads to wake when the Pod watch's relist completes.
+    pub relist_wakes: Mutex<Vec<WorkloadKey>>,
 }

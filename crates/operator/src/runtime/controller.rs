@@ -19,6 +19,7 @@ use super::context::Context;
 use super::error::Error;
 use super::kinds::WorkloadObject;
 use super::reconcile::reconcile;
+use super::relist::{self, WatchBackoff};
 use super::watches::trim;
 use crate::index::ObjKey;
 use crate::sync::MutexExt;
@@ -189,16 +190,16 @@ pub async fn run<K: WorkloadObject>(
 {
     let reader = writer.as_reader();
     let index_ctx = ctx.clone();
-    let objects = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
+    let events = watcher::watcher(api, watcher::Config::default())
+        .backoff(WatchBackoff::default())
         .modify(trim::<K>)
         .reflect(writer)
         .inspect(move |ev| {
             if let Ok(ev) = ev {
                 K::observe(&index_ctx, ev);
             }
-        })
-        .applied_objects();
+        });
+    let objects = relist::triggers(events, reader.clone(), dyntype.clone());
     let kind = K::KIND;
     build(objects, reader, dyntype, wake, rematch, shutdown)
         .run(reconcile::<K>, error_policy::<K>, ctx)

@@ -13,6 +13,7 @@ pub mod job_io;
 pub mod kinds;
 pub mod leader;
 pub mod reconcile;
+pub mod relist;
 pub mod scans;
 pub mod watches;
 pub mod writes;
@@ -175,7 +176,9 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
         recorder,
         triggers: triggers.clone(),
         permits: Semaphore::new(RECONCILE_PERMITS),
+        waiting: Default::default(),
         failures: Default::default(),
+        relist_wakes: Default::default(),
     });
 
     // Watches, then controllers (each subscribes to its wake-ups before anything wakes it).

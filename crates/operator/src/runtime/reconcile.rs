@@ -8,6 +8,7 @@
 //! recorded (permanent).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub const DB_ANNOTATION: &str = "sightline.dev/db-updated-at";
 /// Annotation on reports: when the image's inventory was taken.
 pub const SCANNED_AT_ANNOTATION: &str = "sightline.dev/scanned-at";
 
+/// Every scanned workload is looked at again at least this often (a backstop for a missed
+/// event; cheap: an up-to-date workload matches nothing).
+const RESYNC: Duration = Duration::from_secs(30 * 60);
 /// A workload waiting for a scan is woken when it ends; this requeue is only a backstop.
 const WAITING_BACKSTOP: Duration = Duration::from_secs(15 * 60);
 
@@ -47,7 +51,11 @@ where
     K::DynamicType: Clone + Eq + std::hash::Hash + std::fmt::Debug + Unpin + Send + Sync,
 {
     let started = Instant::now();
+    let waiting = ctx.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+    ctx.metrics.set_workqueue_depth(waiting);
     let _permit = ctx.permits.acquire().await.expect("the permits are never closed");
+    let waiting = ctx.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+    ctx.metrics.set_workqueue_depth(waiting);
     let result = reconcile_workload(obj.as_ref(), &ctx).await;
     ctx.metrics
         .reconcile_finished(K::KIND.as_str(), started.elapsed(), result.is_ok());
@@ -146,9 +154,7 @@ where
     }
     match settled.transient {
         Some(e) => Err(e),
-        None => Ok(settled
-            .requeue
-            .map_or_else(Action::await_change, Action::requeue)),
+        None => Ok(Action::requeue(settled.requeue.unwrap_or(RESYNC).min(RESYNC))),
     }
 }
 

@@ -175,7 +175,7 @@ impl Scans {
     pub async fn watch_jobs(self: Arc<Self>) {
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.config.operator_namespace);
         let cfg = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
-        let stream = watcher::watcher(jobs, cfg).default_backoff();
+        let stream = watcher::watcher(jobs, cfg).backoff(super::relist::WatchBackoff::default());
         let mut stream = std::pin::pin!(stream);
         use futures_util::StreamExt;
         while let Some(ev) = stream.next().await {

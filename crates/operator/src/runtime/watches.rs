@@ -1,7 +1,8 @@
 //! The watches that are not a controller's own: Pods (index + wake their workload),
 //! Deployments (wake their ReplicaSets), Nodes (platforms), the operator's reports (index,
-//! metrics, a report deleted by hand is written again). All retry with kube-runtime's
-//! default backoff (0.8 s doubling to 30 s, forever), however long the API server is away.
+//! metrics, a report deleted by hand is written again). All retry with [`WatchBackoff`]
+//! (0.5 s doubling to 8 s, forever), however long the API server is away; wake-ups caused
+//! by a relist wait for its end (see [`super::relist`]).
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -20,6 +21,8 @@ use serde::de::DeserializeOwned;
 use sightline_api::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 
 use super::context::Context;
+use super::relist::{changed_in_relist, WatchBackoff};
+use crate::sync::MutexExt;
 use crate::index::{ObjKey, ReportIndex};
 use crate::workload::{controller_of, pod_owner_key, WorkloadKey, WorkloadKind};
 
@@ -73,7 +76,7 @@ where
     // `Api<PartialObjectMeta<K>>` makes metadata-only requests.
     let api: Api<PartialObjectMeta<K>> = Api::all(client);
     watcher::watcher(api, cfg)
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .modify(|o: &mut PartialObjectMeta<K>| {
             o.metadata.managed_fields = None;
             if let Some(a) = o.metadata.annotations.as_mut() {
@@ -124,16 +127,14 @@ pub fn on_pod_event(ctx: &Context, ev: &Event<Pod>) {
         }
         Event::InitApply(p) => {
             let Some(k) = key(p) else { return };
-            ix.init_apply(k.clone(), owner(p));
-            // During a relist the cache still holds the object from before it.
-            let cached = ctx
-                .caches
-                .pods
-                .get(&ObjectRef::new(&k.name).within(&k.namespace));
-            if cached.is_some_and(|c| c.metadata.resource_version == p.metadata.resource_version) {
-                return;
+            ix.init_apply(k, owner(p));
+            // Woken when the relist is complete, and only when it changed the Pod.
+            if changed_in_relist(&ctx.caches.pods, p, &()) {
+                if let Some(w) = pod_workload(ctx, p) {
+                    ctx.relist_wakes.locked().push(w);
+                }
             }
-            p
+            return;
         }
         Event::Delete(p) => {
             if let Some(k) = key(p) {
@@ -141,9 +142,16 @@ pub fn on_pod_event(ctx: &Context, ev: &Event<Pod>) {
             }
             p
         }
-        Event::Init => return ix.init_start(),
+        Event::Init => {
+            ctx.relist_wakes.locked().clear();
+            return ix.init_start();
+        }
         Event::InitDone => {
             ix.init_done();
+            let wakes = std::mem::take(&mut *ctx.relist_wakes.locked());
+            for w in wakes {
+                ctx.triggers.wake(w);
+            }
             return;
         }
     };
@@ -156,29 +164,36 @@ pub fn on_pod_event(ctx: &Context, ev: &Event<Pod>) {
 /// changed).
 pub async fn deployments(ctx: Arc<Context>, writer: Writer<PartialObjectMeta<Deployment>>) {
     let stream = metadata_stream::<Deployment>(ctx.client.clone(), watcher::Config::default(), writer);
-    drive("Deployments", stream, |ev| {
-        if let Event::InitApply(d) = &ev {
-            // Relisted unchanged: its ReplicaSets need no look.
-            let cached = ctx.caches.deployments.get(
-                &ObjectRef::new(&d.name_any()).within(d.metadata.namespace.as_deref().unwrap_or_default()),
-            );
-            if cached.is_some_and(|c| c.metadata.resource_version == d.metadata.resource_version) {
-                return;
+    let mut pending: Vec<WorkloadKey> = Vec::new();
+    let replica_sets = |d: &PartialObjectMeta<Deployment>| -> Vec<WorkloadKey> {
+        let (Some(ns), Some(uid)) = (d.metadata.namespace.as_deref(), d.metadata.uid.as_deref())
+        else {
+            return Vec::new();
+        };
+        ctx.index
+            .replica_sets
+            .children(uid)
+            .into_iter()
+            .map(|rs| WorkloadKey {
+                kind: WorkloadKind::ReplicaSet,
+                namespace: ns.to_string(),
+                name: rs.name,
+            })
+            .collect()
+    };
+    drive("Deployments", stream, |ev| match ev {
+        Event::Apply(d) => replica_sets(&d)
+            .into_iter()
+            .for_each(|k| ctx.triggers.wake(k)),
+        // A relisted Deployment that changed: its ReplicaSets once the relist is complete.
+        Event::InitApply(d) => {
+            if changed_in_relist(&ctx.caches.deployments, &d, &()) {
+                pending.extend(replica_sets(&d));
             }
         }
-        if let Event::Apply(d) | Event::InitApply(d) = ev {
-            let (Some(ns), Some(uid)) = (d.metadata.namespace.as_deref(), d.metadata.uid.as_deref())
-            else {
-                return;
-            };
-            for rs in ctx.index.replica_sets.children(uid) {
-                ctx.triggers.wake(WorkloadKey {
-                    kind: WorkloadKind::ReplicaSet,
-                    namespace: ns.to_string(),
-                    name: rs.name,
-                });
-            }
-        }
+        Event::Init => pending.clear(),
+        Event::InitDone => pending.drain(..).for_each(|k| ctx.triggers.wake(k)),
+        Event::Delete(_) => {}
     })
     .await;
 }
