@@ -39,8 +39,10 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// The subject of `image` running as `digest` (if known) on `platform`.
+    /// The subject of `image` running as `digest` (if known; else the digest `image` is
+    /// pinned to, if it is) on `platform`.
     pub fn new(image: &str, digest: Option<&str>, platform: &str) -> Self {
+        let digest = digest.or_else(|| pinned_digest(image));
         Subject {
             image: digest.map_or_else(|| image.to_string(), |d| pin_image(image, d)),
             digest: digest.map(str::to_string),
@@ -50,13 +52,9 @@ impl Subject {
 
     /// The subject a scan Job carries (its image annotation and platform).
     pub fn from_job(image: &str, platform: Option<&str>) -> Self {
-        let digest = image
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .filter(|d| d.starts_with("sha256:"));
         Subject {
             image: image.to_string(),
-            digest: digest.map(str::to_string),
+            digest: pinned_digest(image).map(str::to_string),
             platform: platform.unwrap_or(DEFAULT_PLATFORM).to_string(),
         }
     }
@@ -66,6 +64,14 @@ impl Subject {
     pub fn key(&self) -> String {
         store_key(self.digest.as_deref().unwrap_or(&self.image), &self.platform)
     }
+}
+
+/// The digest `image` is pinned to (`repo@sha256:...`), if it is.
+fn pinned_digest(image: &str) -> Option<&str> {
+    image
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| d.starts_with("sha256:"))
 }
 
 /// The inventory store key of `digest` on `platform`.
@@ -129,12 +135,12 @@ struct Entry {
 }
 
 /// What the runtime does after a Job was seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobSeen {
-    /// Nothing (already collected, being deleted, or still running).
-    Nothing,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobSeen {
+    /// The Job was not this process's to track until now (a previous process created it).
+    pub adopted: bool,
     /// The Job finished: read its result (once).
-    Collect,
+    pub collect: bool,
 }
 
 /// A failed scan: who to tell, and when it is retried.
@@ -295,7 +301,7 @@ impl ScanBook {
             r.insert(uid.to_string());
         }
         if deleting || self.collected.contains(uid) {
-            return JobSeen::Nothing;
+            return JobSeen::default();
         }
         let key = subject.key();
         self.jobs.insert(uid.to_string(), key.clone());
@@ -306,7 +312,8 @@ impl ScanBook {
             waiters: HashSet::new(),
             failures: 0,
         });
-        if !matches!(entry.phase, Phase::Running { .. }) {
+        let adopted = !matches!(entry.phase, Phase::Running { .. });
+        if adopted {
             // A Job this process did not create (restart), or re-created by someone.
             entry.phase = Phase::Running {
                 job: Some(job.to_string()),
@@ -323,11 +330,17 @@ impl ScanBook {
         };
         *j = Some(job.to_string());
         if !finished || *collecting {
-            return JobSeen::Nothing;
+            return JobSeen {
+                adopted,
+                collect: false,
+            };
         }
         *collecting = true;
         self.collected.insert(uid.to_string());
-        JobSeen::Collect
+        JobSeen {
+            adopted,
+            collect: true,
+        }
     }
 
     /// A scan Job was deleted. Returns the subject key when its scan was still running (the

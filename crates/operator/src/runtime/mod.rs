@@ -262,13 +262,25 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     result
 }
 
+/// Waits until every cache has its first list, naming the ones still waiting every 10 s.
 async fn wait_ready(c: &Caches) {
-    let _ = c.pods.wait_until_ready().await;
-    let _ = c.jobs.wait_until_ready().await;
-    let _ = c.deployments.wait_until_ready().await;
-    let _ = c.nodes.wait_until_ready().await;
-    let _ = c.vulnerability_reports.wait_until_ready().await;
-    let _ = c.exposed_secret_reports.wait_until_ready().await;
+    let waits: Vec<(&str, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>)> = vec![
+        ("Pods", Box::pin(async { let _ = c.pods.wait_until_ready().await; })),
+        ("Jobs", Box::pin(async { let _ = c.jobs.wait_until_ready().await; })),
+        ("Deployments", Box::pin(async { let _ = c.deployments.wait_until_ready().await; })),
+        ("Nodes", Box::pin(async { let _ = c.nodes.wait_until_ready().await; })),
+        ("VulnerabilityReports", Box::pin(async { let _ = c.vulnerability_reports.wait_until_ready().await; })),
+        ("ExposedSecretReports", Box::pin(async { let _ = c.exposed_secret_reports.wait_until_ready().await; })),
+    ];
+    for (name, fut) in waits {
+        let mut fut = fut;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), &mut fut).await {
+                Ok(()) => break,
+                Err(_) => tracing::warn!("still waiting for the first list of {name} (is the API server reachable, are the CRDs installed, may the operator list them?)"),
+            }
+        }
+    }
 }
 
 /// Keeps the DB current; a new DB re-matches every workload (no Jobs).

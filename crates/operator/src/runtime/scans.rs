@@ -22,7 +22,7 @@ use super::writes;
 use crate::config::OperatorConfig;
 use crate::job::{self, IMAGE_ANNOTATION};
 use crate::metrics::{FailureReason, Metrics};
-use crate::scan_state::{store_key, JobSeen, ScanBook, ScanRequest, ScanStatus, Subject};
+use crate::scan_state::{store_key, ScanBook, ScanRequest, ScanStatus, Subject};
 use crate::store::InventoryStore;
 use crate::sync::MutexExt;
 
@@ -217,7 +217,10 @@ impl Scans {
             finished.is_some(),
             Instant::now(),
         );
-        if let (JobSeen::Collect, Some(finished)) = (seen, finished) {
+        if seen.adopted {
+            tracing::info!(job = %j.name_any(), image = %subject.image, "tracking scan Job (created by an earlier operator process)");
+        }
+        if let (true, Some(finished)) = (seen.collect, finished) {
             let this = self.clone();
             tokio::spawn(async move { this.collect(j, subject, finished).await });
         }

@@ -1,6 +1,15 @@
 use super::*;
 use crate::workload::WorkloadKind;
 
+const NOTHING: JobSeen = JobSeen {
+    adopted: false,
+    collect: false,
+};
+const COLLECT: JobSeen = JobSeen {
+    adopted: false,
+    collect: true,
+};
+
 fn waiter(name: &str) -> WorkloadKey {
     WorkloadKey {
         kind: WorkloadKind::Pod,
@@ -27,6 +36,16 @@ fn subjects_key_digest_and_platform() {
     assert_eq!(tag.key(), "reg/app:1|linux/amd64");
     let from_job = Subject::from_job("reg/app@sha256:aa", Some("linux/arm64"));
     assert_eq!(from_job.key(), s.key());
+}
+
+/// Regression: a Pod spec pinned by digest whose Pod never ran (no imageID) was requested
+/// under another key than its Job maps back to, so the Job's failure reached no waiter.
+#[test]
+fn a_pinned_spec_and_its_job_share_a_key() {
+    let pinned = "reg/app@sha256:aa";
+    let requested = Subject::new(pinned, None, DEFAULT_PLATFORM);
+    assert_eq!(requested.digest.as_deref(), Some("sha256:aa"));
+    assert_eq!(requested.key(), Subject::from_job(pinned, None).key());
 }
 
 #[test]
@@ -56,13 +75,13 @@ fn a_job_is_collected_once_and_frees_its_slot() {
     b.job_created(&r.subject, "job-a", "uid-a");
     assert_eq!(b.running(), 1);
     let s = || Subject::from_job("reg/app@sha256:a", Some(DEFAULT_PLATFORM));
-    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, false, t), JobSeen::Nothing);
-    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), JobSeen::Collect);
+    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, false, t), NOTHING);
+    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), COLLECT);
     assert_eq!(b.running(), 0, "a finished Job holds no slot");
-    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), JobSeen::Nothing);
+    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), NOTHING);
     b.succeeded(&s().key());
     // Status updates of the collected Job until its deletion is seen: not adopted again.
-    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), JobSeen::Nothing);
+    assert_eq!(b.job_seen(s(), "job-a", "uid-a", false, true, t), NOTHING);
     assert!(b.is_empty());
     assert_eq!(b.job_gone("uid-a"), None);
 }
@@ -72,12 +91,13 @@ fn jobs_left_by_an_earlier_process_are_adopted() {
     let mut b = ScanBook::new();
     let t = Instant::now();
     let s = Subject::from_job("reg/app@sha256:a", None);
-    assert_eq!(b.job_seen(s.clone(), "job-a", "uid-a", false, false, t), JobSeen::Nothing);
+    let adopted = b.job_seen(s.clone(), "job-a", "uid-a", false, false, t);
+    assert!(adopted.adopted && !adopted.collect);
     assert_eq!(b.running(), 1);
     // A workload asking meanwhile waits for the adopted Job, no second Job.
     assert_eq!(b.request(req("sha256:a", "w1"), t), ScanStatus::Running);
     assert!(b.next_to_start(5, t).is_none());
-    assert_eq!(b.job_seen(s.clone(), "job-a", "uid-a", false, true, t), JobSeen::Collect);
+    assert_eq!(b.job_seen(s.clone(), "job-a", "uid-a", false, true, t), COLLECT);
     assert_eq!(b.succeeded(&s.key()), vec![waiter("w1")]);
 }
 
