@@ -421,12 +421,12 @@ pub(crate) async fn resolve_digest(
         return Ok(d.to_string());
     }
     let (client, creds, ctx) = connect(&reference, opts)?;
-    let (_, digest) = top_manifest(&client, &creds, &ctx, &reference).await?;
+    let (_, digest) = top_manifest(&client, &creds, &ctx, &reference, ACCEPTED_MANIFESTS).await?;
     Ok(digest)
 }
 
 /// The client, credentials and error context for `reference`'s registry.
-fn connect(
+pub(crate) fn connect(
     reference: &Reference,
     opts: &RegistryOptions,
 ) -> Result<(Client, Credentials, Ctx), ImageError> {
@@ -443,12 +443,14 @@ fn connect(
     Ok((client, creds, ctx))
 }
 
-/// The manifest the tag (or digest) of `reference` points to, with its verified digest.
-async fn top_manifest(
+/// The manifest the tag (or digest) of `reference` points to (one of the `accepted` media
+/// types), with its verified digest.
+pub(crate) async fn top_manifest(
     client: &Client,
     creds: &Credentials,
     ctx: &Ctx,
     reference: &Reference,
+    accepted: &[&str],
 ) -> Result<(Vec<u8>, String), ImageError> {
     let whole = reference.whole();
     let (bytes, served) = ctx
@@ -456,7 +458,7 @@ async fn top_manifest(
             &format!("fetching the manifest of {whole}"),
             "manifest unknown",
             &whole,
-            client.pull_manifest_raw(reference, &creds.auth, ACCEPTED_MANIFESTS),
+            client.pull_manifest_raw(reference, &creds.auth, accepted),
         )
         .await?;
     let digest = verify_manifest(&bytes, &served, reference.digest(), &whole)?;
@@ -473,7 +475,8 @@ pub(crate) async fn fetch(
     let reference = parse_reference(input)?;
     let (client, creds, ctx) = connect(&reference, opts)?;
     let whole = reference.whole();
-    let (top_bytes, top_digest) = top_manifest(&client, &creds, &ctx, &reference).await?;
+    let (top_bytes, top_digest) =
+        top_manifest(&client, &creds, &ctx, &reference, ACCEPTED_MANIFESTS).await?;
     let mut manifest = Manifest::parse(&top_bytes, &format!("manifest of {whole}"))?;
     let mut depth = 0;
     let (config_desc, layer_descs) = loop {

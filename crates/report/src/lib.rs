@@ -12,6 +12,8 @@
 //! The `schemars` feature derives `JsonSchema` for the types the CRDs embed; only the CRD
 //! crate enables it.
 
+#![warn(missing_docs)]
+
 pub mod image_ref;
 pub mod misconf;
 pub mod report;

@@ -20,10 +20,8 @@ use oci_client::{Client, Reference};
 use serde::Deserialize;
 
 use crate::manifest::{sha256_hex, OCI_MANIFEST};
-use crate::registry::{
-    build_client, parse_reference, pump_into, verify_manifest, Ctx, DEFAULT_TIMEOUT,
-};
-use crate::{auth, ImageError, Progress, RegistryOptions};
+use crate::registry::{connect, parse_reference, pump_into, top_manifest, Ctx};
+use crate::{ImageError, Progress, RegistryOptions};
 
 mod install;
 mod publish;
@@ -137,26 +135,10 @@ impl Artifact {
     /// Fetches the manifest of `reference` (an OCI image manifest; indexes are refused).
     pub async fn fetch(reference: &str, opts: &RegistryOptions) -> Result<Artifact, ImageError> {
         let parsed = parse_reference(reference)?;
-        let registry = parsed.resolve_registry().to_string();
-        let creds = auth::resolve(parsed.registry(), opts)?;
-        let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let client = build_client(&registry, opts, timeout)?;
-        let ctx = Ctx {
-            registry: parsed.registry().to_string(),
-            repository: parsed.repository().to_string(),
-            timeout,
-            creds_source: creds.source.clone(),
-        };
+        let (client, creds, ctx) = connect(&parsed, opts)?;
         let whole = parsed.whole();
-        let (bytes, served) = ctx
-            .call(
-                &format!("fetching the manifest of {whole}"),
-                "manifest unknown",
-                &whole,
-                client.pull_manifest_raw(&parsed, &creds.auth, &[OCI_MANIFEST]),
-            )
-            .await?;
-        let manifest_digest = verify_manifest(&bytes, &served, parsed.digest(), &whole)?;
+        let (bytes, manifest_digest) =
+            top_manifest(&client, &creds, &ctx, &parsed, &[OCI_MANIFEST]).await?;
         let invalid = |reason: String| ImageError::InvalidManifest {
             subject: format!("manifest of {whole}"),
             reason,

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::TITLE_ANNOTATION;
-use crate::registry::{build_client, parse_reference, Ctx, DEFAULT_TIMEOUT};
-use crate::{auth, ImageError, RegistryOptions};
+use crate::registry::{connect, parse_reference};
+use crate::{ImageError, RegistryOptions};
 
 /// One layer to push with [`push_artifact`].
 pub struct PushLayer {
@@ -88,16 +88,9 @@ pub async fn push_artifact(
     layers: Vec<PushLayer>,
 ) -> Result<String, ImageError> {
     let parsed = parse_reference(reference)?;
-    let registry = parsed.resolve_registry().to_string();
-    let creds = auth::resolve(parsed.registry(), opts)?;
-    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let client = build_client(&registry, opts, timeout)?;
-    let ctx = Ctx {
-        registry: parsed.registry().to_string(),
-        repository: parsed.repository().to_string(),
-        timeout: timeout.max(std::time::Duration::from_secs(600)),
-        creds_source: creds.source.clone(),
-    };
+    let (client, creds, mut ctx) = connect(&parsed, opts)?;
+    // Uploads of whole blobs: at least 10 minutes per request.
+    ctx.timeout = ctx.timeout.max(std::time::Duration::from_secs(600));
     let layers: Vec<oci_client::client::ImageLayer> = layers
         .into_iter()
         .map(|l| {
