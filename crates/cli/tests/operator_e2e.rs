@@ -137,7 +137,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     )
     .unwrap();
     let cache: PathBuf = work.path().join("cache");
-    let op = Operator::start(
+    let op = Operator::new(
         bin(),
         &c,
         &cache,
@@ -150,7 +150,8 @@ fn operator_scans_running_digests_once_and_writes_reports() {
             "--scan-job-image".into(),
             image.clone(),
         ],
-    );
+    )
+    .start();
 
     // 1. The quick start: a Deployment on bookworm-curl gets its report with the findings
     //    `sightline image` computes for the same image and DB.

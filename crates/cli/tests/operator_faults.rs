@@ -39,7 +39,7 @@ fn start(
         ),
     )
     .unwrap();
-    Operator::start(
+    Operator::new(
         bin(),
         c,
         &work.join("cache"),
@@ -53,6 +53,7 @@ fn start(
             c.scanner_image(bin()),
         ],
     )
+    .start()
 }
 
 fn no_leftovers(c: &Cluster, system: &str) {
@@ -443,20 +444,22 @@ fn with_leader_election_one_replica_acts_and_a_standby_takes_over() {
             c.scanner_image(bin()),
         ]
     };
-    let mut leader = Operator::start(
+    let mut leader = Operator::new(
         bin(),
         &c,
         &w1.path().join("cache"),
         &w1.path().join("a.log"),
         &args(w1.path()),
-    );
-    let standby = Operator::start_unready(
+    )
+    .start();
+    let standby = Operator::new(
         bin(),
         &c,
         &w2.path().join("cache"),
         &w2.path().join("b.log"),
         &args(w2.path()),
-    );
+    )
+    .spawn();
     let lease = c
         .get_json(&["-n", system, "lease", "sl-fault-leader-lock"])
         .expect("the Lease exists");

@@ -33,8 +33,9 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// An operator process not started yet: `bin operator <args>` plus the cluster's
-    /// kubeconfig, `cache_dir`, and a free local port for its HTTP endpoints.
+    /// An operator process not started yet ([`Operator::start`], [`Operator::spawn`]):
+    /// `bin operator <args>` plus the cluster's kubeconfig, `cache_dir`, and a free local
+    /// port for its HTTP endpoints; its stderr goes to `log`.
     pub fn new(
         bin: &Path,
         cluster: &Cluster,
@@ -70,28 +71,11 @@ impl Operator {
         self
     }
 
-    /// Starts `bin operator` (see [`Operator::new`]) and waits until it is ready.
-    pub fn start(
-        bin: &Path,
-        cluster: &Cluster,
-        cache_dir: &Path,
-        log: &Path,
-        args: &[String],
-    ) -> Operator {
-        let mut op = Self::start_unready(bin, cluster, cache_dir, log, args);
+    /// Starts the process and waits until it is ready.
+    pub fn start(self) -> Operator {
+        let mut op = self.spawn();
         op.wait_ready();
         op
-    }
-
-    /// [`Operator::start`] without waiting for `/readyz`.
-    pub fn start_unready(
-        bin: &Path,
-        cluster: &Cluster,
-        cache_dir: &Path,
-        log: &Path,
-        args: &[String],
-    ) -> Operator {
-        Self::new(bin, cluster, cache_dir, log, args).spawn()
     }
 
     fn spawn_process(&mut self) {
