@@ -5,7 +5,7 @@
 //! `RuntimeDefault`, all capabilities dropped, no privilege escalation. The image's registry
 //! is reached with a docker config mounted from a Secret the operator creates for this Job
 //! (owned by the Job, so it is deleted with it) from the workload's pull secrets
-//! ([`pull_secret`](self::pull_secret)).
+//! ([`pull_secret()`]).
 //!
 //! One Job scans one *subject*: an image digest on one platform (`linux/arm64`). Its name
 //! carries 64 bits of the subject's sha256, so creating it twice is an `AlreadyExists`, not a
