@@ -198,7 +198,9 @@ impl ReportIndex {
         namespace: &str,
         labels: &std::collections::BTreeMap<String, String>,
     ) -> Option<WorkloadKey> {
-        use sightline_api::naming::{LABEL_CONTAINER_NAME, LABEL_RESOURCE_KIND, LABEL_RESOURCE_NAME};
+        use sightline_api::naming::{
+            LABEL_CONTAINER_NAME, LABEL_RESOURCE_KIND, LABEL_RESOURCE_NAME,
+        };
         labels.get(LABEL_CONTAINER_NAME)?;
         Some(WorkloadKey {
             kind: WorkloadKind::from_kind(labels.get(LABEL_RESOURCE_KIND)?)?,

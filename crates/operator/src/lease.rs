@@ -119,10 +119,16 @@ mod tests {
         o.observe(rec("other", "2026-12-03T12:00:00Z"), t0);
         assert!(!o.may_take("me", &t, t0 + Duration::from_secs(14)));
         // Renewed (record changed) at 10 s: the clock restarts.
-        o.observe(rec("other", "2026-12-03T12:00:10Z"), t0 + Duration::from_secs(10));
+        o.observe(
+            rec("other", "2026-12-03T12:00:10Z"),
+            t0 + Duration::from_secs(10),
+        );
         assert!(!o.may_take("me", &t, t0 + Duration::from_secs(20)));
         // Same record seen again: no restart.
-        o.observe(rec("other", "2026-12-03T12:00:10Z"), t0 + Duration::from_secs(20));
+        o.observe(
+            rec("other", "2026-12-03T12:00:10Z"),
+            t0 + Duration::from_secs(20),
+        );
         assert!(o.may_take("me", &t, t0 + Duration::from_secs(26)));
         assert!(o.may_take("other", &t, t0));
         o.observe(rec("", ""), t0);

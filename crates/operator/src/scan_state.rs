@@ -62,7 +62,10 @@ impl Subject {
     /// The key of this subject (and of its inventory once the digest is known):
     /// `<digest or image>|<platform>`.
     pub fn key(&self) -> String {
-        store_key(self.digest.as_deref().unwrap_or(&self.image), &self.platform)
+        store_key(
+            self.digest.as_deref().unwrap_or(&self.image),
+            &self.platform,
+        )
     }
 }
 

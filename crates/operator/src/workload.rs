@@ -487,11 +487,20 @@ mod tests {
     #[test]
     fn node_platform_from_labels() {
         let l = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
-        let arm = l(&[("kubernetes.io/os", "linux"), ("kubernetes.io/arch", "arm64")]);
+        let arm = l(&[
+            ("kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "arm64"),
+        ]);
         assert_eq!(node_platform(&arm).as_deref(), Some("linux/arm64"));
-        let old = l(&[("beta.kubernetes.io/os", "linux"), ("beta.kubernetes.io/arch", "amd64")]);
+        let old = l(&[
+            ("beta.kubernetes.io/os", "linux"),
+            ("beta.kubernetes.io/arch", "amd64"),
+        ]);
         assert_eq!(node_platform(&old).as_deref(), Some("linux/amd64"));
         assert_eq!(node_platform(&l(&[])), None);
     }

@@ -85,7 +85,10 @@ fn owner_index(ctx: &Context, kind: WorkloadKind) -> Option<&crate::index::Owner
 }
 
 fn obj_key<K: Resource>(o: &K) -> Option<ObjKey> {
-    Some(ObjKey::new(o.meta().namespace.as_deref()?, o.meta().name.as_deref()?))
+    Some(ObjKey::new(
+        o.meta().namespace.as_deref()?,
+        o.meta().name.as_deref()?,
+    ))
 }
 
 /// Keeps the index in step with the kind's watch; forgets deleted workloads.
@@ -157,7 +160,10 @@ where
         let dt = dt.clone();
         async move {
             let k = rx.recv().await?;
-            Some((ObjectRef::<K>::new_with(&k.name, dt).within(&k.namespace), rx))
+            Some((
+                ObjectRef::<K>::new_with(&k.name, dt).within(&k.namespace),
+                rx,
+            ))
         }
     });
     let rematches = futures_util::stream::unfold(rematch, |mut rx| async move {
@@ -304,7 +310,9 @@ mod tests {
         let api = |code: u16| {
             Error::kube(
                 "writing",
-                kube::Error::Api(Box::new(kube::core::Status::failure("x", "y").with_code(code))),
+                kube::Error::Api(Box::new(
+                    kube::core::Status::failure("x", "y").with_code(code),
+                )),
             )
         };
         assert_eq!(retry_delay(&api(500), 1), Some(Duration::from_secs(5)));

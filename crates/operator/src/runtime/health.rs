@@ -46,7 +46,10 @@ impl Health {
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
-        tracing::error!(task = name, "background task {why}; /healthz now fails so the operator is restarted");
+        tracing::error!(
+            task = name,
+            "background task {why}; /healthz now fails so the operator is restarted"
+        );
         self.stopped.locked().insert(name, why.to_string());
     }
 

@@ -50,7 +50,10 @@ pub async fn create(
 ) -> anyhow::Result<Option<(String, String)>> {
     let ns = &config.operator_namespace;
     let subject = &req.subject;
-    let id = subject.digest.clone().unwrap_or_else(|| subject.image.clone());
+    let id = subject
+        .digest
+        .clone()
+        .unwrap_or_else(|| subject.image.clone());
     let name = job::job_name(&id, &subject.platform);
     let docker_config = pull_config(client, req).await?;
     let secret_name = docker_config
@@ -66,7 +69,10 @@ pub async fn create(
         platform: subject.platform.clone(),
     };
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
-    let created = match jobs.create(&PostParams::default(), &job::scan_job(config, &spec)).await {
+    let created = match jobs
+        .create(&PostParams::default(), &job::scan_job(config, &spec))
+        .await
+    {
         Ok(j) => j,
         Err(kube::Error::Api(s)) if s.code == 409 => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -140,7 +146,12 @@ async fn pull_config(client: &Client, req: &ScanRequest) -> anyhow::Result<Optio
     let mut names = req.pull_secrets.clone();
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     match sas.get_opt(&req.service_account).await {
-        Ok(Some(sa)) => names.extend(sa.image_pull_secrets.iter().flatten().map(|r| r.name.clone())),
+        Ok(Some(sa)) => names.extend(
+            sa.image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|r| r.name.clone()),
+        ),
         Ok(None) => {}
         Err(e) => tracing::warn!("reading ServiceAccount {ns}/{}: {e}", req.service_account),
     }
@@ -164,7 +175,11 @@ async fn pull_config(client: &Client, req: &ScanRequest) -> anyhow::Result<Optio
 }
 
 /// The Job's Pod and its log (at most [`job_result::MAX_LOG_BYTES`]).
-pub async fn pod_and_log(client: &Client, ns: &str, job_name: &str) -> (Option<Pod>, Option<String>) {
+pub async fn pod_and_log(
+    client: &Client,
+    ns: &str,
+    job_name: &str,
+) -> (Option<Pod>, Option<String>) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let pod = match pods
         .list(&ListParams::default().labels(&format!("job-name={job_name}")))
@@ -216,7 +231,10 @@ pub fn outcome(
                 ),
             )
         } else if let Some(p) = pod.and_then(waiting_reason) {
-            (FailureReason::Internal, format!("the scan Pod never ran: {p}"))
+            (
+                FailureReason::Internal,
+                format!("the scan Pod never ran: {p}"),
+            )
         } else {
             match other {
                 Some(Err(e)) => (FailureReason::BadResult, e.to_string()),

@@ -18,7 +18,8 @@ use super::context::Context;
 use crate::workload::{Workload, WorkloadKind};
 
 /// A Kubernetes object the operator reconciles as a workload.
-pub trait WorkloadObject: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+pub trait WorkloadObject:
+    Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static
 where
     Self::DynamicType: Clone + Eq + Hash + Debug + Unpin + Send + Sync + 'static,
 {

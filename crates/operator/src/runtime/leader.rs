@@ -32,10 +32,7 @@ fn record(lease: &Lease) -> LeaseRecord {
     let spec = lease.spec.clone().unwrap_or_default();
     LeaseRecord {
         holder: spec.holder_identity.unwrap_or_default(),
-        renew_time: spec
-            .renew_time
-            .map(|t| t.0.to_string())
-            .unwrap_or_default(),
+        renew_time: spec.renew_time.map(|t| t.0.to_string()).unwrap_or_default(),
         duration: spec
             .lease_duration_seconds
             .map(|s| std::time::Duration::from_secs(s.max(1) as u64)),
@@ -89,7 +86,8 @@ impl Elector {
                     },
                     spec: Some(spec(0, None)),
                 };
-                tokio::time::timeout(t.retry, self.api.create(&PostParams::default(), &lease)).await?
+                tokio::time::timeout(t.retry, self.api.create(&PostParams::default(), &lease))
+                    .await?
             }
             Some(mut lease) => {
                 self.observer.observe(record(&lease), Instant::now());
@@ -99,10 +97,16 @@ impl Elector {
                 let old = lease.spec.clone().unwrap_or_default();
                 let held = old.holder_identity.as_deref() == Some(self.me.as_str());
                 let transitions = old.lease_transitions.unwrap_or(0) + i32::from(!held);
-                lease.spec = Some(spec(transitions, held.then_some(old.acquire_time).flatten()));
+                lease.spec = Some(spec(
+                    transitions,
+                    held.then_some(old.acquire_time).flatten(),
+                ));
                 // resourceVersion is kept: a concurrent writer makes this a 409.
-                tokio::time::timeout(t.retry, self.api.replace(&self.name, &PostParams::default(), &lease))
-                    .await?
+                tokio::time::timeout(
+                    t.retry,
+                    self.api.replace(&self.name, &PostParams::default(), &lease),
+                )
+                .await?
             }
         };
         match write {
@@ -128,7 +132,10 @@ pub async fn acquire(client: &Client, config: &OperatorConfig) -> Leadership {
         match e.try_hold().await {
             Ok(true) => break,
             Ok(false) if !logged => {
-                tracing::info!("waiting for the leader Lease {ns}/{} (held by another replica)", e.name);
+                tracing::info!(
+                    "waiting for the leader Lease {ns}/{} (held by another replica)",
+                    e.name
+                );
                 logged = true;
             }
             Ok(false) => {}
@@ -145,7 +152,10 @@ pub async fn acquire(client: &Client, config: &OperatorConfig) -> Leadership {
             match e.try_hold().await {
                 Ok(true) => holding.renewed(Instant::now()),
                 Ok(false) => {
-                    tracing::error!("lost the leader Lease {} to another replica; stopping", e.name);
+                    tracing::error!(
+                        "lost the leader Lease {} to another replica; stopping",
+                        e.name
+                    );
                     break;
                 }
                 Err(err) => tracing::warn!("renewing the leader Lease {}: {err}", e.name),

@@ -125,7 +125,10 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     // Temp directories of DB installs a crash interrupted.
     match sightline_image::artifact::sweep_stale_installs(&opts.cache_dir) {
         Ok(swept) if !swept.is_empty() => {
-            tracing::info!(count = swept.len(), "removed temp directories of interrupted DB installs")
+            tracing::info!(
+                count = swept.len(),
+                "removed temp directories of interrupted DB installs"
+            )
         }
         Ok(_) => {}
         Err(e) => tracing::warn!("sweeping {}: {e}", opts.cache_dir.display()),
@@ -195,13 +198,26 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
             let wake = triggers.subscribe(<$ty as WorkloadObject>::KIND);
             health.spawn(
                 concat!("controller ", stringify!($ty)),
-                controller::run::<$ty>(ctx.clone(), $api, $dt, $writer, wake, rematch_rx.clone(), stopped()),
+                controller::run::<$ty>(
+                    ctx.clone(),
+                    $api,
+                    $dt,
+                    $writer,
+                    wake,
+                    rematch_rx.clone(),
+                    stopped(),
+                ),
             );
         }};
     }
     controller!(Pod, Api::all(client.clone()), (), writers.pods);
     controller!(ReplicaSet, Api::all(client.clone()), (), Writer::default());
-    controller!(ReplicationController, Api::all(client.clone()), (), Writer::default());
+    controller!(
+        ReplicationController,
+        Api::all(client.clone()),
+        (),
+        Writer::default()
+    );
     controller!(StatefulSet, Api::all(client.clone()), (), Writer::default());
     controller!(DaemonSet, Api::all(client.clone()), (), Writer::default());
     controller!(Job, Api::all(client.clone()), (), writers.jobs);
@@ -211,17 +227,30 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
             controller!(DynamicObject, api, ar.clone(), Writer::new(ar.clone()));
         }
-        None => tracing::warn!("the API server serves no batch CronJob API; CronJobs are not scanned"),
+        None => {
+            tracing::warn!("the API server serves no batch CronJob API; CronJobs are not scanned")
+        }
     }
-    health.spawn("watch Deployments", watches::deployments(ctx.clone(), writers.deployments));
+    health.spawn(
+        "watch Deployments",
+        watches::deployments(ctx.clone(), writers.deployments),
+    );
     health.spawn("watch Nodes", watches::nodes(ctx.clone(), writers.nodes));
     health.spawn(
         "watch VulnerabilityReports",
-        watches::reports::<VulnerabilityReport>(ctx.clone(), writers.vulnerability_reports, Metrics::remove_vulnerability_report),
+        watches::reports::<VulnerabilityReport>(
+            ctx.clone(),
+            writers.vulnerability_reports,
+            Metrics::remove_vulnerability_report,
+        ),
     );
     health.spawn(
         "watch ExposedSecretReports",
-        watches::reports::<ExposedSecretReport>(ctx.clone(), writers.exposed_secret_reports, Metrics::remove_exposed_secret_report),
+        watches::reports::<ExposedSecretReport>(
+            ctx.clone(),
+            writers.exposed_secret_reports,
+            Metrics::remove_exposed_secret_report,
+        ),
     );
     wait_ready(&caches).await;
     tracing::info!(
@@ -262,23 +291,44 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     result
 }
 
+/// A cache's first-list wait, named.
+type CacheWait<'a> = (
+    &'static str,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
+);
+
+fn cache_wait<'a, K>(
+    name: &'static str,
+    store: &'a kube::runtime::reflector::Store<K>,
+) -> CacheWait<'a>
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Clone + Eq + std::hash::Hash + Send + Sync,
+{
+    (
+        name,
+        Box::pin(async move {
+            let _ = store.wait_until_ready().await;
+        }),
+    )
+}
+
 /// Waits until every cache has its first list, naming the ones still waiting every 10 s.
 async fn wait_ready(c: &Caches) {
-    let waits: Vec<(&str, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>)> = vec![
-        ("Pods", Box::pin(async { let _ = c.pods.wait_until_ready().await; })),
-        ("Jobs", Box::pin(async { let _ = c.jobs.wait_until_ready().await; })),
-        ("Deployments", Box::pin(async { let _ = c.deployments.wait_until_ready().await; })),
-        ("Nodes", Box::pin(async { let _ = c.nodes.wait_until_ready().await; })),
-        ("VulnerabilityReports", Box::pin(async { let _ = c.vulnerability_reports.wait_until_ready().await; })),
-        ("ExposedSecretReports", Box::pin(async { let _ = c.exposed_secret_reports.wait_until_ready().await; })),
+    let waits = [
+        cache_wait("Pods", &c.pods),
+        cache_wait("Jobs", &c.jobs),
+        cache_wait("Deployments", &c.deployments),
+        cache_wait("Nodes", &c.nodes),
+        cache_wait("VulnerabilityReports", &c.vulnerability_reports),
+        cache_wait("ExposedSecretReports", &c.exposed_secret_reports),
     ];
-    for (name, fut) in waits {
-        let mut fut = fut;
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), &mut fut).await {
-                Ok(()) => break,
-                Err(_) => tracing::warn!("still waiting for the first list of {name} (is the API server reachable, are the CRDs installed, may the operator list them?)"),
-            }
+    for (name, mut fut) in waits {
+        while tokio::time::timeout(Duration::from_secs(10), &mut fut)
+            .await
+            .is_err()
+        {
+            tracing::warn!("still waiting for the first list of {name} (is the API server reachable, are the CRDs installed, may the operator list them?)");
         }
     }
 }
@@ -307,7 +357,9 @@ async fn db_loop(ctx: Arc<Context>, rematch: watch::Sender<u64>) {
                 }
                 first = false;
             }
-            Err(e) => tracing::warn!("vulnerability DB update failed (the current DB stays in use): {e:#}"),
+            Err(e) => tracing::warn!(
+                "vulnerability DB update failed (the current DB stays in use): {e:#}"
+            ),
         }
         if let Some(at) = ctx.db.current().and_then(|c| c.updated_at) {
             ctx.metrics
@@ -333,7 +385,9 @@ async fn wait_quiet(ctx: &Context, started: Instant) -> Duration {
         if now != last {
             last = now;
             last_change = Instant::now();
-        } else if last_change.elapsed() >= Duration::from_secs(1) && ctx.permits.available_permits() == RECONCILE_PERMITS {
+        } else if last_change.elapsed() >= Duration::from_secs(1)
+            && ctx.permits.available_permits() == RECONCILE_PERMITS
+        {
             break;
         }
     }
@@ -347,7 +401,10 @@ async fn gc_loop(ctx: Arc<Context>) {
         tokio::time::sleep(GC_EVERY).await;
         match gc_pass(&ctx.store, &ctx.index, &mut unused_since, Instant::now()) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "inventory store: removed images no workload runs any more"),
+            Ok(n) => tracing::info!(
+                removed = n,
+                "inventory store: removed images no workload runs any more"
+            ),
             Err(e) => tracing::warn!("inventory store GC: {e}"),
         }
         ctx.metrics.set_inventories(ctx.store.len().unwrap_or(0));
@@ -421,17 +478,29 @@ mod tests {
             namespace: "ns".into(),
             name: "a".into(),
         };
-        index.digests.set(&w, ["used|linux/amd64".to_string()].into());
+        index
+            .digests
+            .set(&w, ["used|linux/amd64".to_string()].into());
         let mut since = std::collections::HashMap::new();
         let t0 = Instant::now();
-        assert_eq!(gc_pass(&store, &index, &mut since, t0).unwrap(), 0, "just noticed");
+        assert_eq!(
+            gc_pass(&store, &index, &mut since, t0).unwrap(),
+            0,
+            "just noticed"
+        );
         let later = t0 + GC_EVERY;
         assert_eq!(gc_pass(&store, &index, &mut since, later).unwrap(), 1);
-        assert_eq!(store.digests().unwrap(), vec!["used|linux/amd64".to_string()]);
+        assert_eq!(
+            store.digests().unwrap(),
+            vec!["used|linux/amd64".to_string()]
+        );
         // The workload goes away: its inventory follows one period later.
         index.digests.remove(&w);
         assert_eq!(gc_pass(&store, &index, &mut since, later).unwrap(), 0);
-        assert_eq!(gc_pass(&store, &index, &mut since, later + GC_EVERY).unwrap(), 1);
+        assert_eq!(
+            gc_pass(&store, &index, &mut since, later + GC_EVERY).unwrap(),
+            1
+        );
         assert!(store.is_empty().unwrap());
     }
 }

@@ -53,7 +53,11 @@ where
     let started = Instant::now();
     let waiting = ctx.waiting.fetch_add(1, Ordering::SeqCst) + 1;
     ctx.metrics.set_workqueue_depth(waiting);
-    let _permit = ctx.permits.acquire().await.expect("the permits are never closed");
+    let _permit = ctx
+        .permits
+        .acquire()
+        .await
+        .expect("the permits are never closed");
     let waiting = ctx.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
     ctx.metrics.set_workqueue_depth(waiting);
     let result = reconcile_workload(obj.as_ref(), &ctx).await;
@@ -120,7 +124,11 @@ where
     let mut results = Vec::new();
     let started = Instant::now();
     for (name, image) in &containers {
-        keep.push(container_report_name(w.key.kind.as_str(), &w.key.name, name));
+        keep.push(container_report_name(
+            w.key.kind.as_str(),
+            &w.key.name,
+            name,
+        ));
         let result = container(
             ctx,
             &w,
@@ -154,7 +162,9 @@ where
     }
     match settled.transient {
         Some(e) => Err(e),
-        None => Ok(Action::requeue(settled.requeue.unwrap_or(RESYNC).min(RESYNC))),
+        None => Ok(Action::requeue(
+            settled.requeue.unwrap_or(RESYNC).min(RESYNC),
+        )),
     }
 }
 
@@ -546,13 +556,23 @@ mod tests {
         let new = meta("h1", "sha256:new");
         let old = meta("h1", "sha256:old");
         assert!(both_current(Some(&new), Some(&new), "h1", &marks));
-        assert!(!both_current(Some(&new), Some(&old), "h1", &marks), "stale ESR");
+        assert!(
+            !both_current(Some(&new), Some(&old), "h1", &marks),
+            "stale ESR"
+        );
         assert!(!both_current(Some(&new), None, "h1", &marks), "missing ESR");
         assert!(!both_current(None, Some(&new), "h1", &marks), "missing VR");
-        assert!(!both_current(Some(&new), Some(&new), "h2", &marks), "spec changed");
+        assert!(
+            !both_current(Some(&new), Some(&new), "h2", &marks),
+            "spec changed"
+        );
     }
 
-    fn ok(key: &str, state: ContainerState, requeue: Option<u64>) -> Result<ContainerOutcome, Error> {
+    fn ok(
+        key: &str,
+        state: ContainerState,
+        requeue: Option<u64>,
+    ) -> Result<ContainerOutcome, Error> {
         Ok(ContainerOutcome {
             key: key.into(),
             requeue: requeue.map(Duration::from_secs),
@@ -563,7 +583,9 @@ mod tests {
     fn api(code: u16) -> Error {
         Error::kube(
             "writing",
-            kube::Error::Api(Box::new(kube::core::Status::failure("x", "y").with_code(code))),
+            kube::Error::Api(Box::new(
+                kube::core::Status::failure("x", "y").with_code(code),
+            )),
         )
     }
 

@@ -161,11 +161,17 @@ impl Scans {
                 tracing::info!(job = %name, image = %req.subject.image, platform = %req.subject.platform, "scan Job created");
                 self.book.locked().job_created(&req.subject, &name, &uid);
             }
-            Ok(None) => tracing::info!(image = %req.subject.image, "adopting the existing scan Job"),
+            Ok(None) => {
+                tracing::info!(image = %req.subject.image, "adopting the existing scan Job")
+            }
             Err(e) => {
                 tracing::warn!(image = %req.subject.image, "could not create the scan Job: {e:#}");
-                self.fail(&key, FailureReason::Internal, &format!("creating the scan Job: {e:#}"))
-                    .await;
+                self.fail(
+                    &key,
+                    FailureReason::Internal,
+                    &format!("creating the scan Job: {e:#}"),
+                )
+                .await;
             }
         }
         self.notify.notify_one();
@@ -185,15 +191,20 @@ impl Scans {
                 Ok(Event::Delete(j)) => {
                     let gone = self.book.locked().job_gone(&j.uid().unwrap_or_default());
                     if let Some(key) = gone {
-                        let msg = format!("scan Job {} was deleted before it finished", j.name_any());
+                        let msg =
+                            format!("scan Job {} was deleted before it finished", j.name_any());
                         self.fail(&key, FailureReason::Internal, &msg).await;
                     }
                 }
                 Ok(Event::InitDone) => {
                     let gone = self.book.locked().relist_done();
                     for key in gone {
-                        self.fail(&key, FailureReason::Internal, "the scan Job vanished while the operator was not watching")
-                            .await;
+                        self.fail(
+                            &key,
+                            FailureReason::Internal,
+                            "the scan Job vanished while the operator was not watching",
+                        )
+                        .await;
                     }
                 }
                 Err(e) => tracing::warn!("watching scan Jobs: {e}"),
@@ -230,7 +241,8 @@ impl Scans {
     async fn collect(self: Arc<Self>, j: Job, subject: Subject, finished: Finished) {
         let name = j.name_any();
         let key = subject.key();
-        let (pod, log) = job_io::pod_and_log(&self.client, &self.config.operator_namespace, &name).await;
+        let (pod, log) =
+            job_io::pod_and_log(&self.client, &self.config.operator_namespace, &name).await;
         let outcome = job_io::outcome(&finished, pod.as_ref(), log.as_deref(), &self.config);
         match outcome {
             Ok(scan) => {
@@ -242,7 +254,9 @@ impl Scans {
                 match self.store.put(&store_as, &scan, chrono::Utc::now()) {
                     Ok(()) => {
                         if let (None, Some(d)) = (&subject.digest, &digest) {
-                            self.resolved.locked().insert(key.clone(), (d.clone(), Instant::now()));
+                            self.resolved
+                                .locked()
+                                .insert(key.clone(), (d.clone(), Instant::now()));
                         }
                         tracing::info!(job = %name, key = %store_as, packages = scan.inventory.os_packages.len(), "inventory stored");
                         self.metrics.scan_succeeded();
@@ -259,8 +273,12 @@ impl Scans {
                         }
                     }
                     Err(e) => {
-                        self.fail(&key, FailureReason::Internal, &format!("storing the inventory: {e}"))
-                            .await
+                        self.fail(
+                            &key,
+                            FailureReason::Internal,
+                            &format!("storing the inventory: {e}"),
+                        )
+                        .await
                     }
                 }
             }
@@ -285,7 +303,10 @@ impl Scans {
     /// Records a failure: metric, Event on every waiting workload, backoff; the waiters are
     /// woken now and requeue themselves for when the backoff ends.
     async fn fail(&self, key: &str, reason: FailureReason, message: &str) {
-        let failure = self.book.locked().failed(key, reason, message, Instant::now());
+        let failure = self
+            .book
+            .locked()
+            .failed(key, reason, message, Instant::now());
         self.notify.notify_one();
         let Some(f) = failure else { return };
         self.metrics.scan_failed(reason);

@@ -22,8 +22,8 @@ use sightline_api::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 
 use super::context::Context;
 use super::relist::{changed_in_relist, WatchBackoff};
-use crate::sync::MutexExt;
 use crate::index::{ObjKey, ReportIndex};
+use crate::sync::MutexExt;
 use crate::workload::{controller_of, pod_owner_key, WorkloadKey, WorkloadKind};
 
 /// Strips what the operator never reads from cached objects (managed fields, the
@@ -163,7 +163,8 @@ pub fn on_pod_event(ctx: &Context, ev: &Event<Pod>) {
 /// Deployments (metadata): a new revision wakes its ReplicaSets (which one is current
 /// changed).
 pub async fn deployments(ctx: Arc<Context>, writer: Writer<PartialObjectMeta<Deployment>>) {
-    let stream = metadata_stream::<Deployment>(ctx.client.clone(), watcher::Config::default(), writer);
+    let stream =
+        metadata_stream::<Deployment>(ctx.client.clone(), watcher::Config::default(), writer);
     let mut pending: Vec<WorkloadKey> = Vec::new();
     let replica_sets = |d: &PartialObjectMeta<Deployment>| -> Vec<WorkloadKey> {
         let (Some(ns), Some(uid)) = (d.metadata.namespace.as_deref(), d.metadata.uid.as_deref())

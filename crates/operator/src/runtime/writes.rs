@@ -43,11 +43,19 @@ pub async fn delete_reports(client: &Client, namespace: &str, name: &str) -> Res
     let dp = DeleteParams::default();
     let vr: Api<VulnerabilityReport> = Api::namespaced(client.clone(), namespace);
     let esr: Api<ExposedSecretReport> = Api::namespaced(client.clone(), namespace);
-    for result in [vr.delete(name, &dp).await.map(|_| ()), esr.delete(name, &dp).await.map(|_| ())] {
+    for result in [
+        vr.delete(name, &dp).await.map(|_| ()),
+        esr.delete(name, &dp).await.map(|_| ()),
+    ] {
         match result {
             Ok(()) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(Error::kube(format!("deleting report {namespace}/{name}"), e)),
+            Err(e) => {
+                return Err(Error::kube(
+                    format!("deleting report {namespace}/{name}"),
+                    e,
+                ))
+            }
         }
     }
     Ok(())
@@ -55,7 +63,13 @@ pub async fn delete_reports(client: &Client, namespace: &str, name: &str) -> Res
 
 /// Publishes a Warning Event on workload `w` (failures are logged, not returned: an Event
 /// is a notice, never a reason to fail).
-pub async fn warn_event(recorder: &Recorder, w: &WorkloadKey, reason: &str, action: &str, note: &str) {
+pub async fn warn_event(
+    recorder: &Recorder,
+    w: &WorkloadKey,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
     let reference = ObjectReference {
         api_version: Some(api_version_of(w.kind).into()),
         kind: Some(w.kind.as_str().into()),

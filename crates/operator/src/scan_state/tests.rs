@@ -97,7 +97,10 @@ fn jobs_left_by_an_earlier_process_are_adopted() {
     // A workload asking meanwhile waits for the adopted Job, no second Job.
     assert_eq!(b.request(req("sha256:a", "w1"), t), ScanStatus::Running);
     assert!(b.next_to_start(5, t).is_none());
-    assert_eq!(b.job_seen(s.clone(), "job-a", "uid-a", false, true, t), COLLECT);
+    assert_eq!(
+        b.job_seen(s.clone(), "job-a", "uid-a", false, true, t),
+        COLLECT
+    );
     assert_eq!(b.succeeded(&s.key()), vec![waiter("w1")]);
 }
 
@@ -163,6 +166,9 @@ fn failures_back_off_exponentially() {
     b.next_to_start(1, later).unwrap();
     let f = b.failed(&key, FailureReason::Auth, "401", later).unwrap();
     assert_eq!(f.retry_in, Duration::from_secs(60));
-    b.forget_idle_failures(later + Duration::from_secs(3600 * 3), Duration::from_secs(3600));
+    b.forget_idle_failures(
+        later + Duration::from_secs(3600 * 3),
+        Duration::from_secs(3600),
+    );
     assert!(b.is_empty());
 }

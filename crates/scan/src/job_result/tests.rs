@@ -1,5 +1,5 @@
-use sightline_report::report::{DetectedSecret, ScanResult, CLASS_SECRET};
 use sightline_inventory::{Inventory, OsFamily, OsInfo, Package};
+use sightline_report::report::{DetectedSecret, ScanResult, CLASS_SECRET};
 
 use super::*;
 
