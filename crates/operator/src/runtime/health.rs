@@ -9,6 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::sync::MutexExt;
 
+/// Background tasks that stopped: `task <name> <why>; ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unhealthy(pub String);
+
 /// The registry of background tasks and the readiness flag.
 #[derive(Default)]
 pub struct Health {
@@ -53,17 +58,19 @@ impl Health {
         self.stopped.locked().insert(name, why.to_string());
     }
 
-    /// `Ok` when every task runs, else the message `/healthz` returns.
-    pub fn check(&self) -> Result<(), String> {
+    /// `Ok` when every task runs, else which stopped (what `/healthz` returns).
+    pub fn check(&self) -> Result<(), Unhealthy> {
         let stopped = self.stopped.locked();
         if stopped.is_empty() {
             return Ok(());
         }
-        Err(stopped
-            .iter()
-            .map(|(n, why)| format!("task {n} {why}"))
-            .collect::<Vec<_>>()
-            .join("; "))
+        Err(Unhealthy(
+            stopped
+                .iter()
+                .map(|(n, why)| format!("task {n} {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ))
     }
 
     /// Marks the caches synced (or not).
@@ -101,7 +108,7 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        let err = h.check().unwrap_err();
+        let err = h.check().unwrap_err().to_string();
         assert!(err.contains("doomed panicked"), "{err}");
         assert!(!err.contains("fine"));
     }

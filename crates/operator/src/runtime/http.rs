@@ -38,7 +38,7 @@ pub async fn serve(
                 async move {
                     match live.check() {
                         Ok(()) => (StatusCode::OK, "ok".to_string()),
-                        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, why),
+                        Err(why) => (StatusCode::INTERNAL_SERVER_ERROR, why.to_string()),
                     }
                 }
             }),
