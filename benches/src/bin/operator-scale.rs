@@ -298,8 +298,163 @@ fn run(s: &Settings, kube: &Cluster, cleanup: &mut Cleanup) -> bool {
         None
     };
     let restart = runner.phase("restart", &cache, Goal::AllReconciled);
+    let ok = report(s, &unique, &idle, &first, &restart, verified.as_ref());
+    let churn_ok = if restart.error.is_none() {
+        rematch_and_churn(&runner, &cache, &values)
+    } else {
+        false
+    };
+    ok && churn_ok
+}
 
-    report(s, &unique, &idle, &first, &restart, verified.as_ref())
+/// Workload keys of bench workloads with a `reports written` line in `text`.
+fn written_keys(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.contains("reports written "))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("workload="))
+                .filter(|k| k.contains(&format!("/{NS_PREFIX}")))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// `sightline_runtime_tasks_alive` from the operator's /metrics.
+fn tasks_alive(op: &Operator) -> Option<f64> {
+    match http_get(&op.http, "/metrics") {
+        Some((200, text)) => Some(metric_sum(&text, "sightline_runtime_tasks_alive")),
+        _ => None,
+    }
+}
+
+/// One more operator over the reconciled cache (DB checked every 2 s):
+/// - re-match: a new DB (the fixture DB built now: another UpdatedAt) installed into its
+///   cache as `sightline db update --force` does; measured until every workload's reports
+///   were rewritten (no Job may run): workloads per second;
+/// - churn: 5 label rounds over every bench Pod (10,000 Pod events at 2,000 workloads);
+///   tokio tasks alive (sightline_runtime_tasks_alive) before and after, and RSS.
+fn rematch_and_churn(r: &Runner, cache: &Path, values: &Path) -> bool {
+    let s = r.s;
+    let fast_values = s.work.join("values-rematch.yaml");
+    let text = std::fs::read_to_string(values).unwrap();
+    std::fs::write(
+        &fast_values,
+        text.replace("operator:\n", "operator:\n  dbUpdateInterval: 2s\n"),
+    )
+    .unwrap();
+    let args: Vec<String> = r
+        .args
+        .iter()
+        .map(|a| {
+            if Path::new(a) == values {
+                fast_values.to_string_lossy().into_owned()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let log = s.work.join("operator-rematch.log");
+    let mut tail = LogTail::new(&log);
+    let (jobs_before, _) = r.jobs.counts();
+    let op = Operator::new(r.bin, r.kube, cache, &log, &args)
+        .log_filter(LOG_FILTER)
+        .spawn();
+    let pid = op.pid().expect("the operator runs");
+    wait_for_every(POLL, s.timeout, "every workload reconciled", || {
+        tail.poll();
+        (tail.done.len() >= s.workloads).then_some(())
+    });
+    std::thread::sleep(SETTLE);
+    // A new DB into the operator's cache.
+    let db2 = s.work.join("db2");
+    let _ = std::fs::remove_dir_all(&db2);
+    sightline_vulndb::fixture::write_default_fixture_db(&db2.join("db")).expect("write the DB");
+    let repo2 = format!("{}/sightline-bench/trivy-db-rematch", s.registry);
+    sightline_testkit::publish_db(
+        &format!("{repo2}:2"),
+        &db2.join("db"),
+        &Default::default(),
+        sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
+    );
+    let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) as usize;
+    let cpu0 = cpu_s(pid);
+    let status = Command::new(r.bin)
+        .args(["db", "update", "--force", "--cache-dir"])
+        .arg(cache)
+        .args(["--db-repository", &repo2])
+        .stdout(Stdio::null())
+        .status()
+        .expect("sightline db update runs");
+    assert!(status.success(), "sightline db update --force");
+    let t0 = Instant::now();
+    let rewritten = wait_for_every(
+        Duration::from_millis(200),
+        s.timeout,
+        "every workload's reports rewritten against the new DB",
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let done = written_keys(text.get(offset..).unwrap_or_default()).len();
+            (done >= s.workloads).then_some(t0.elapsed().as_secs_f64())
+        },
+    );
+    let rematch_cpu = cpu_s(pid) - cpu0;
+    let rematch_rss = rss(pid);
+    std::thread::sleep(SETTLE);
+    let tasks_before = tasks_alive(&op);
+    // Churn: 5 rounds of a label change on every bench Pod.
+    let t1 = Instant::now();
+    for round in 0..5 {
+        for ns in &s.namespaces {
+            kubectl(
+                r.kube,
+                &[
+                    "-n",
+                    ns,
+                    "label",
+                    "pods",
+                    "--all",
+                    "--overwrite",
+                    &format!("sightline-churn={round}"),
+                ],
+            );
+        }
+    }
+    let churn_s = t1.elapsed().as_secs_f64();
+    std::thread::sleep(SETTLE * 2);
+    let tasks_after = tasks_alive(&op);
+    let churn_rss = rss(pid);
+    let (jobs_after, _) = r.jobs.counts();
+    let mut op = op;
+    op.stop();
+    let events = 5 * s.workloads;
+    println!(
+        "  re-match: all {} workloads' reports rewritten {:.1}s after the new DB was installed = {:.0} workloads/s ({:.1} CPU-s, RSS {:.1} MiB, peak {:.1} MiB); Jobs during the run: {}",
+        s.workloads,
+        rewritten,
+        s.workloads as f64 / rewritten,
+        rematch_cpu,
+        mib(rematch_rss.0),
+        mib(rematch_rss.1),
+        jobs_after - jobs_before
+    );
+    println!(
+        "  churn: {events} Pod events in {churn_s:.1}s; tokio tasks alive {} before, {} after (target: bounded by the workloads, not the events); RSS {:.1} MiB",
+        tasks_before.map_or("-".into(), |t| format!("{t:.0}")),
+        tasks_after.map_or("-".into(), |t| format!("{t:.0}")),
+        mib(churn_rss.0)
+    );
+    let bounded = match (tasks_before, tasks_after) {
+        (Some(b), Some(a)) => a <= b + 50.0,
+        _ => false,
+    };
+    if !bounded {
+        eprintln!("operator-scale: FAILED: tasks alive grew with churn");
+    }
+    if jobs_after != jobs_before {
+        eprintln!("operator-scale: FAILED: the re-match ran scan Jobs");
+    }
+    bounded && jobs_after == jobs_before
 }
 
 // ---------------------------------------------------------------------------------------
