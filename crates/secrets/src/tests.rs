@@ -2,10 +2,12 @@
 //! generated from templates), masking, lines, binary and size handling, config loading.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Deserialize;
 
 use super::*;
+use crate::render::{CODE_MAX_CAUSE, MAX_EXCERPT};
 use crate::rules::Rule;
 
 // ------------------------------------------------------------------ case templates

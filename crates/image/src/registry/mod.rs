@@ -1,0 +1,245 @@
+//! Images from a registry, through `oci-client`.
+//!
+//! * Loopback registries (127.0.0.0/8, `localhost`, `[::1]`) are spoken to over plain http;
+//!   [`RegistryOptions::insecure`] makes every registry plain http (and accepts invalid
+//!   certificates on any https hop such as a token realm).
+//! * Manifest lists / OCI indexes are resolved to [`RegistryOptions::platform`].
+//! * Every manifest is checked against the digest it was asked by (and against the
+//!   registry's `Docker-Content-Digest`), the config against the manifest, each layer blob
+//!   while it streams, and each uncompressed layer against the config's `rootfs.diff_ids`.
+//! * `repo_digests` is `<repo>@<digest of what the tag points to>`, as Trivy prints it: for a
+//!   manifest list that is the LIST digest (Trivy takes the descriptor `remote.Get` returns),
+//!   and `<repo>` drops `index.docker.io/` and `library/` for Docker Hub images.
+
+mod client;
+mod ctx;
+mod manifests;
+mod reference;
+mod stream;
+
+use std::sync::Arc;
+
+use oci_client::manifest::OciDescriptor;
+
+use crate::layer::{compression_for_media_type, LayerCtx};
+use crate::manifest::{
+    parse_config, select_platform, sha256_hex, verify_digest, Manifest, ACCEPTED_MANIFESTS,
+};
+use crate::{
+    merge_layers, Image, ImageError, ImageMeta, LayerInfo, Progress, RegistryOptions, Walk,
+};
+
+pub(crate) use client::connect;
+pub(crate) use ctx::Ctx;
+pub(crate) use manifests::top_manifest;
+pub(crate) use reference::parse_reference;
+pub(crate) use stream::pump_into;
+
+use manifests::verify_manifest;
+use reference::trivy_repository_name;
+use stream::pump_and_walk;
+
+/// Nested manifest lists followed at most.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// The digest `input`'s tag points to (the manifest or index digest, as a container runtime
+/// records it), from one manifest request; a digest reference is returned as is.
+pub(crate) async fn resolve_digest(
+    input: &str,
+    opts: &RegistryOptions,
+) -> Result<String, ImageError> {
+    let reference = parse_reference(input)?;
+    if let Some(d) = reference.digest() {
+        return Ok(d.to_string());
+    }
+    let (client, creds, ctx) = connect(&reference, opts)?;
+    let (_, digest) = top_manifest(&client, &creds, &ctx, &reference, ACCEPTED_MANIFESTS).await?;
+    Ok(digest)
+}
+
+/// Fetches `reference` from its registry.
+pub(crate) async fn fetch(
+    input: &str,
+    opts: &RegistryOptions,
+    walk: Walk,
+    progress: Arc<dyn Progress>,
+) -> Result<Image, ImageError> {
+    let reference = parse_reference(input)?;
+    let (client, creds, ctx) = connect(&reference, opts)?;
+    let whole = reference.whole();
+    let (top_bytes, top_digest) =
+        top_manifest(&client, &creds, &ctx, &reference, ACCEPTED_MANIFESTS).await?;
+    let mut manifest = Manifest::parse(&top_bytes, &format!("manifest of {whole}"))?;
+    let mut depth = 0;
+    let (config_desc, layer_descs) = loop {
+        match manifest {
+            Manifest::Image { config, layers } => break (config, layers),
+            Manifest::Index { manifests } => {
+                depth += 1;
+                if depth > MAX_INDEX_DEPTH {
+                    return Err(ImageError::InvalidManifest {
+                        subject: format!("manifest list of {whole}"),
+                        reason: "manifest lists nested too deeply".into(),
+                    });
+                }
+                let chosen = select_platform(&manifests, &opts.platform, &whole)?;
+                if sha256_hex(&chosen.digest).is_none() {
+                    return Err(ImageError::InvalidManifest {
+                        subject: format!("manifest list of {whole}"),
+                        reason: format!("entry digest {:?} is not a sha256 digest", chosen.digest),
+                    });
+                }
+                let child = reference.clone_with_digest(chosen.digest.clone());
+                let child_name = format!(
+                    "{}/{}@{}",
+                    reference.registry(),
+                    reference.repository(),
+                    chosen.digest
+                );
+                let (bytes, digest) = ctx
+                    .call(
+                        &format!("fetching the manifest of {child_name}"),
+                        "manifest unknown",
+                        &child_name,
+                        client.pull_manifest_raw(&child, &creds.auth, ACCEPTED_MANIFESTS),
+                    )
+                    .await?;
+                verify_manifest(&bytes, &digest, Some(&chosen.digest), &child_name)?;
+                manifest = Manifest::parse(&bytes, &format!("manifest of {child_name}"))?;
+            }
+        }
+    };
+
+    // The config.
+    let config_name = format!(
+        "{}/{}@{}",
+        reference.registry(),
+        reference.repository(),
+        config_desc.digest
+    );
+    if sha256_hex(&config_desc.digest).is_none() {
+        return Err(ImageError::InvalidManifest {
+            subject: format!("manifest of {whole}"),
+            reason: format!(
+                "config digest {:?} is not a sha256 digest",
+                config_desc.digest
+            ),
+        });
+    }
+    let mut config_bytes: Vec<u8> = Vec::new();
+    ctx.call(
+        &format!("fetching the config of {whole}"),
+        "config blob unknown",
+        &config_name,
+        client.pull_blob(&reference, config_desc.digest.as_str(), &mut config_bytes),
+    )
+    .await?;
+    verify_digest(
+        &config_bytes,
+        &config_desc.digest,
+        &format!("config of {whole}"),
+    )?;
+    let (config, diff_ids) = parse_config(&config_bytes, &format!("config of {whole}"))?;
+    if diff_ids.len() != layer_descs.len() {
+        return Err(ImageError::InvalidManifest {
+            subject: format!("image {whole}"),
+            reason: format!(
+                "the manifest lists {} layers but the config has {} rootfs.diff_ids",
+                layer_descs.len(),
+                diff_ids.len()
+            ),
+        });
+    }
+
+    // The layers.
+    let count = layer_descs.len();
+    let mut layers = Vec::with_capacity(count);
+    let mut plans = Vec::with_capacity(count);
+    for (i, (desc, diff_id)) in layer_descs.iter().zip(&diff_ids).enumerate() {
+        let label = format!("layer {}/{} {} of {whole}", i + 1, count, desc.digest);
+        if sha256_hex(&desc.digest).is_none() {
+            return Err(ImageError::InvalidManifest {
+                subject: format!("manifest of {whole}"),
+                reason: format!("{label}: digest is not a sha256 digest"),
+            });
+        }
+        let compression = compression_for_media_type(&desc.media_type, &label)?;
+        layers.push(LayerInfo {
+            digest: desc.digest.clone(),
+            diff_id: diff_id.clone(),
+            media_type: desc.media_type.clone(),
+            size: desc.size,
+        });
+        let oci_desc = OciDescriptor {
+            media_type: desc.media_type.clone(),
+            digest: desc.digest.clone(),
+            size: desc.size as i64,
+            urls: desc.urls.clone(),
+            ..Default::default()
+        };
+        plans.push((
+            oci_desc,
+            LayerCtx {
+                index: i,
+                label,
+                expected_blob: Some(desc.digest.clone()),
+                diff_id: diff_id.clone(),
+                compression,
+            },
+        ));
+    }
+
+    let repo_name = trivy_repository_name(&reference);
+    let meta = ImageMeta {
+        name: input.to_string(),
+        image_id: config_desc.digest.clone(),
+        repo_digests: vec![format!("{repo_name}@{top_digest}")],
+        repo_tags: match (reference.tag(), reference.digest()) {
+            (Some(tag), None) => vec![format!("{repo_name}:{tag}")],
+            _ => Vec::new(),
+        },
+        config,
+        layers,
+    };
+
+    let plans = Arc::new(plans);
+    let (rootfs, _) = merge_layers(count, |i| {
+        let plans = plans.clone();
+        let walk = walk.clone();
+        let progress = progress.clone();
+        let (client, reference, ctx) = (&client, &reference, &ctx);
+        async move {
+            let (desc, layer_ctx) = &plans[i];
+            progress.layer_started(&desc.digest, desc.size.max(0) as u64);
+            let result = async {
+                let stream = ctx
+                    .call(
+                        &format!("downloading {}", layer_ctx.label),
+                        "blob unknown",
+                        &format!(
+                            "{}/{}@{}",
+                            reference.registry(),
+                            reference.repository(),
+                            desc.digest
+                        ),
+                        client.pull_blob_stream(reference, desc),
+                    )
+                    .await?;
+                pump_and_walk(
+                    stream,
+                    ctx,
+                    layer_ctx.clone(),
+                    &desc.digest,
+                    walk,
+                    &progress,
+                )
+                .await
+            }
+            .await;
+            progress.layer_finished(&desc.digest);
+            result
+        }
+    })
+    .await?;
+    Ok(Image { meta, rootfs })
+}
