@@ -113,4 +113,15 @@ pub struct Context {
     pub failures: Mutex<HashMap<WorkloadKey, u32>>,
     /// Workloads to wake when the Pod watch's relist completes.
     pub relist_wakes: Mutex<Vec<WorkloadKey>>,
+    /// The watches that completed their first list (readiness). Marked by the watches
+    /// themselves: a reflector store's own readiness future holds one waker, and a second
+    /// waiter would steal the Controller's.
+    pub synced: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
+}
+
+impl Context {
+    /// Records that the watch `what` completed a list.
+    pub fn mark_synced(&self, what: &str) {
+        self.synced.send_if_modified(|s| s.insert(what.to_string()));
+    }
 }

@@ -137,6 +137,7 @@ where
                     forget(&k);
                 }
             }
+            ctx.mark_synced(K::KIND.as_str());
         }
     }
 }

@@ -182,6 +182,7 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
         waiting: Default::default(),
         failures: Default::default(),
         relist_wakes: Default::default(),
+        synced: tokio::sync::watch::Sender::new(Default::default()),
     });
 
     // Watches, then controllers (each subscribes to its wake-ups before anything wakes it).
@@ -221,7 +222,9 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     controller!(StatefulSet, Api::all(client.clone()), (), Writer::default());
     controller!(DaemonSet, Api::all(client.clone()), (), Writer::default());
     controller!(Job, Api::all(client.clone()), (), writers.jobs);
-    match cron_job_resource(&client).await {
+    let cron_jobs = cron_job_resource(&client).await;
+    let served = cron_jobs.is_some();
+    match cron_jobs {
         Some(ar) => {
             tracing::info!("watching CronJobs through {}", ar.api_version);
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
@@ -252,7 +255,22 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
             Metrics::remove_exposed_secret_report,
         ),
     );
-    wait_ready(&caches).await;
+    let mut expected = vec![
+        "Pod",
+        "ReplicaSet",
+        "ReplicationController",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "Deployments",
+        "Nodes",
+        "VulnerabilityReports",
+        "ExposedSecretReports",
+    ];
+    if served {
+        expected.push("CronJob");
+    }
+    wait_ready(&ctx, &expected).await;
     tracing::info!(
         pods = caches.pods.state().len(),
         indexed_pods = ctx.index.pods.len(),
@@ -291,44 +309,23 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     result
 }
 
-/// A cache's first-list wait, named.
-type CacheWait<'a> = (
-    &'static str,
-    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
-);
-
-fn cache_wait<'a, K>(
-    name: &'static str,
-    store: &'a kube::runtime::reflector::Store<K>,
-) -> CacheWait<'a>
-where
-    K: kube::Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: Clone + Eq + std::hash::Hash + Send + Sync,
-{
-    (
-        name,
-        Box::pin(async move {
-            let _ = store.wait_until_ready().await;
-        }),
-    )
-}
-
-/// Waits until every cache has its first list, naming the ones still waiting every 10 s.
-async fn wait_ready(c: &Caches) {
-    let waits = [
-        cache_wait("Pods", &c.pods),
-        cache_wait("Jobs", &c.jobs),
-        cache_wait("Deployments", &c.deployments),
-        cache_wait("Nodes", &c.nodes),
-        cache_wait("VulnerabilityReports", &c.vulnerability_reports),
-        cache_wait("ExposedSecretReports", &c.exposed_secret_reports),
-    ];
-    for (name, mut fut) in waits {
-        while tokio::time::timeout(Duration::from_secs(10), &mut fut)
-            .await
-            .is_err()
-        {
-            tracing::warn!("still waiting for the first list of {name} (is the API server reachable, are the CRDs installed, may the operator list them?)");
+/// Waits until every watch in `expected` completed its first list, naming the ones still
+/// waiting every 10 s.
+async fn wait_ready(ctx: &Context, expected: &[&str]) {
+    let mut rx = ctx.synced.subscribe();
+    loop {
+        let all = |s: &std::collections::BTreeSet<String>| expected.iter().all(|e| s.contains(*e));
+        match tokio::time::timeout(Duration::from_secs(10), rx.wait_for(all)).await {
+            Ok(_) => return,
+            Err(_) => {
+                let synced = ctx.synced.borrow().clone();
+                let missing: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .filter(|e| !synced.contains(*e))
+                    .collect();
+                tracing::warn!("still waiting for the first list of {} (is the API server reachable, are the CRDs installed, may the operator list them?)", missing.join(", "));
+            }
         }
     }
 }

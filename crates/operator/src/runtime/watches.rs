@@ -34,9 +34,14 @@ pub fn trim<K: Resource>(o: &mut K) {
         .remove("kubectl.kubernetes.io/last-applied-configuration");
 }
 
-/// Drives `stream` to its end, logging watch errors with what was watched.
-async fn drive<K, S>(what: &'static str, stream: S, mut on_event: impl FnMut(Event<K>))
-where
+/// Drives `stream` to its end, logging watch errors with what was watched, and marking the
+/// watch synced at the end of each list.
+async fn drive<K, S>(
+    ctx: &Context,
+    what: &'static str,
+    stream: S,
+    mut on_event: impl FnMut(Event<K>),
+) where
     S: futures_util::Stream<Item = Result<Event<K>, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream);
@@ -48,7 +53,11 @@ where
                     tracing::info!("watch of {what} recovered");
                     failing = false;
                 }
-                on_event(ev)
+                let done = matches!(ev, Event::InitDone);
+                on_event(ev);
+                if done {
+                    ctx.mark_synced(what);
+                }
             }
             Err(e) => {
                 // Retried with backoff by the watcher; logged once per outage at warn.
@@ -182,7 +191,7 @@ pub async fn deployments(ctx: Arc<Context>, writer: Writer<PartialObjectMeta<Dep
             })
             .collect()
     };
-    drive("Deployments", stream, |ev| match ev {
+    drive(&ctx, "Deployments", stream, |ev| match ev {
         Event::Apply(d) => replica_sets(&d)
             .into_iter()
             .for_each(|k| ctx.triggers.wake(k)),
@@ -202,7 +211,7 @@ pub async fn deployments(ctx: Arc<Context>, writer: Writer<PartialObjectMeta<Dep
 /// Nodes (metadata): their platform labels, read by reconciles.
 pub async fn nodes(ctx: Arc<Context>, writer: Writer<PartialObjectMeta<Node>>) {
     let stream = metadata_stream::<Node>(ctx.client.clone(), watcher::Config::default(), writer);
-    drive("Nodes", stream, |_| {}).await;
+    drive(&ctx, "Nodes", stream, |_| {}).await;
 }
 
 /// One of the operator's report kinds (metadata): the report index, metric series removed
@@ -230,7 +239,7 @@ pub async fn reports<K>(
         let w = ReportIndex::workload_of_labels(&ns, r.labels());
         Some((ObjKey::new(&ns, &r.name_any()), w))
     };
-    drive(what, stream, |ev| match ev {
+    drive(&ctx, what, stream, |ev| match ev {
         Event::Apply(r) if track => {
             if let Some((k, w)) = parts(&r) {
                 ix.apply(k, w);
