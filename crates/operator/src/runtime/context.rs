@@ -117,6 +117,9 @@ pub struct Context {
     /// themselves: a reflector store's own readiness future holds one waker, and a second
     /// waiter would steal the Controller's.
     pub synced: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
+    /// Set once every cache synced: reconciles wait for it (a reconcile reading a report
+    /// cache that has not listed yet would rescan what its reports already record).
+    pub ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl Context {

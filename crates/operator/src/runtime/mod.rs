@@ -183,6 +183,7 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
         failures: Default::default(),
         relist_wakes: Default::default(),
         synced: tokio::sync::watch::Sender::new(Default::default()),
+        ready: tokio::sync::watch::Sender::new(false),
     });
 
     // Watches, then controllers (each subscribes to its wake-ups before anything wakes it).
@@ -271,6 +272,7 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
         expected.push("CronJob");
     }
     wait_ready(&ctx, &expected).await;
+    let _ = ctx.ready.send(true);
     tracing::info!(
         pods = caches.pods.state().len(),
         indexed_pods = ctx.index.pods.len(),

@@ -50,6 +50,8 @@ pub async fn reconcile<K: WorkloadObject>(obj: Arc<K>, ctx: Arc<Context>) -> Res
 where
     K::DynamicType: Clone + Eq + std::hash::Hash + std::fmt::Debug + Unpin + Send + Sync,
 {
+    // Every cache listed first (the report caches tell what is already up to date).
+    let _ = ctx.ready.subscribe().wait_for(|r| *r).await;
     let started = Instant::now();
     let waiting = ctx.waiting.fetch_add(1, Ordering::SeqCst) + 1;
     ctx.metrics.set_workqueue_depth(waiting);
