@@ -272,7 +272,7 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
         expected.push("CronJob");
     }
     wait_ready(&ctx, &expected).await;
-    let _ = ctx.ready.send(true);
+    ctx.ready.send_replace(true);
     tracing::info!(
         pods = caches.pods.state().len(),
         indexed_pods = ctx.index.pods.len(),
