@@ -126,15 +126,12 @@ where
     let mut results = Vec::new();
     let started = Instant::now();
     for (name, image) in &containers {
-        keep.push(container_report_name(
-            w.key.kind.as_str(),
-            &w.key.name,
-            name,
-        ));
+        let report_name = container_report_name(w.key.kind.as_str(), &w.key.name, name);
         let result = container(
             ctx,
             &w,
             name,
+            &report_name,
             image,
             digests.get(name).map(String::as_str),
             &platform,
@@ -142,6 +139,7 @@ where
             db.as_ref(),
         )
         .await;
+        keep.push(report_name);
         results.push((name.clone(), result));
     }
     if let Err(e) = delete_stale(ctx, &w, &keep).await {
@@ -230,18 +228,18 @@ async fn container(
     ctx: &Context,
     w: &Workload,
     name: &str,
+    report_name: &str,
     image: &str,
     running: Option<&str>,
     platform: &str,
     spec_hash: &str,
     db: Option<&CurrentDb>,
 ) -> Result<ContainerOutcome, Error> {
-    let report_name = container_report_name(w.key.kind.as_str(), &w.key.name, name);
     let tag = Subject::new(image, None, platform);
     let digest = running
         .map(str::to_string)
         .or_else(|| ctx.scans.resolved(&tag.key()))
-        .or_else(|| reported_digest(ctx, &w.key.namespace, &report_name, spec_hash, platform));
+        .or_else(|| reported_digest(ctx, &w.key.namespace, report_name, spec_hash, platform));
     let subject = Subject::new(image, digest.as_deref(), platform);
     let key = subject.key();
     let stored = match ctx.store.get(&key) {
@@ -320,8 +318,8 @@ async fn container(
     ];
     // Up to date and its metric series known: nothing to match. (After a restart the
     // series are rebuilt once from a fresh match.)
-    let fresh = up_to_date(ctx, &w.key.namespace, &report_name, spec_hash, &marks);
-    if fresh && ctx.metrics.has_report(&w.key.namespace, &report_name) {
+    let fresh = up_to_date(ctx, &w.key.namespace, report_name, spec_hash, &marks);
+    if fresh && ctx.metrics.has_report(&w.key.namespace, report_name) {
         return Ok(ContainerOutcome {
             key,
             requeue,

@@ -227,12 +227,14 @@ pub async fn reports<K>(
 {
     let cfg = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
     let stream = metadata_stream::<K>(ctx.client.clone(), cfg, writer);
-    let what = if K::kind(&Default::default()) == "VulnerabilityReport" {
+    // The report index follows the VulnerabilityReports (written last, so they stand for
+    // both); ExposedSecretReports only need their metric series removed with them.
+    let track = K::kind(&Default::default()) == "VulnerabilityReport";
+    let what = if track {
         "VulnerabilityReports"
     } else {
         "ExposedSecretReports"
     };
-    let track = K::kind(&Default::default()) == "VulnerabilityReport";
     let ix = &ctx.index.reports;
     let parts = |r: &PartialObjectMeta<K>| {
         let ns = r.metadata.namespace.clone()?;
