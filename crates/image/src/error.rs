@@ -139,6 +139,14 @@ pub enum ImageError {
         /// The digest of the bytes received.
         actual: String,
     },
+    /// A blob longer than the size its descriptor declares (the download stops there).
+    #[error("size mismatch for {subject}: the blob is larger than the {declared} bytes its descriptor declares")]
+    SizeMismatch {
+        /// What was read (layer, config).
+        subject: String,
+        /// The declared size in bytes.
+        declared: u64,
+    },
     /// A layer that cannot be decompressed or is not a valid tar.
     #[error("{layer}: corrupt layer: {reason}")]
     CorruptLayer {
@@ -181,6 +189,19 @@ pub enum ImageError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// Untrusted input over one of the [`crate::Limits`] (or a fixed bound such as the path
+    /// length): the scan stops instead of taking unbounded memory or time.
+    #[error("{subject}: {what}, over the {limit}{}", flag.map(|f| format!(" (raise it with {f})")).unwrap_or_default())]
+    LimitExceeded {
+        /// Where (layer, file, manifest, config).
+        subject: String,
+        /// What was found, e.g. `file var/lib/dpkg/status is 2.0 GiB`.
+        what: String,
+        /// The limit, e.g. `kept-file size limit of 256 MiB`.
+        limit: String,
+        /// The flag that raises it, when a user may need more.
+        flag: Option<&'static str>,
     },
     /// Anything else (internal errors such as a panicked worker).
     #[error("{0}")]

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use flate2::read::MultiGzDecoder;
 use tar::EntryType;
 
-use crate::digest::DigestReader;
+use crate::digest::{BlobMismatch, DigestReader};
+use crate::fence::FencedReader;
+use crate::limits::{
+    exceeded, human_bytes, MAX_EXTENSION_HEADER_BYTES, MAX_LAYER_PATH_BYTES, MAX_PATH_LEN,
+};
 use crate::{ImageError, LayerFile, Progress, Walk};
 
 /// One entry of a layer, reduced to what merging needs.
@@ -23,7 +27,7 @@ pub(crate) enum Change {
     /// A regular file; `content` only when the filter wanted it.
     File {
         path: String,
-        content: Option<Vec<u8>>,
+        content: Option<Arc<[u8]>>,
         mode: u32,
     },
     /// A symlink (target as stored).
@@ -106,6 +110,8 @@ pub(crate) struct LayerCtx {
     pub label: String,
     /// The digest the blob must have (`None`: not content-addressed, e.g. legacy archives).
     pub expected_blob: Option<String>,
+    /// The size its descriptor declares: reading stops with an error past it.
+    pub expected_size: Option<u64>,
     /// The digest the uncompressed tar must have (`rootfs.diff_ids`).
     pub diff_id: String,
     /// Compression of the blob.
@@ -173,7 +179,88 @@ pub(crate) fn normalize_entry_path(raw: &str) -> Result<String, String> {
     Ok(out.join("/"))
 }
 
+/// Running totals of one layer walk, checked against the [`crate::Limits`].
+struct LayerTally {
+    entries: u64,
+    path_bytes: u64,
+}
+
+impl LayerTally {
+    /// Counts one entry of `path_len` bytes; an error when the layer passes a limit.
+    fn count(&mut self, path_len: usize, ctx: &LayerCtx, walk: &Walk) -> Result<(), WalkError> {
+        self.entries += 1;
+        self.path_bytes = self.path_bytes.saturating_add(path_len as u64);
+        let max = walk.limits.max_layer_entries;
+        if self.entries > max {
+            return Err(WalkError::Hostile(exceeded(
+                ctx.label.clone(),
+                format!("the layer has more than {max} entries"),
+                format!("limit of {max} entries per layer"),
+                Some("--max-layer-entries"),
+            )));
+        }
+        if self.path_bytes > MAX_LAYER_PATH_BYTES {
+            return Err(WalkError::Hostile(exceeded(
+                ctx.label.clone(),
+                format!(
+                    "the paths of its first {} entries take {}",
+                    self.entries,
+                    human_bytes(self.path_bytes)
+                ),
+                format!(
+                    "limit of {} of paths per layer",
+                    human_bytes(MAX_LAYER_PATH_BYTES)
+                ),
+                Some("--max-layer-entries"),
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How many bytes of the archive an entry's data takes (padded to the 512-byte block).
+fn stored_size<R: Read>(entry: &tar::Entry<'_, R>) -> u64 {
+    let data = if entry.header().entry_type() == EntryType::GNUSparse {
+        entry.header().entry_size().unwrap_or(0)
+    } else {
+        entry.size()
+    };
+    data.saturating_add(511) & !511
+}
+
+/// The error for a tar stream that the fence stopped.
+fn extension_headers_too_large(ctx: &LayerCtx) -> ImageError {
+    exceeded(
+        ctx.label.clone(),
+        "the tar extension headers (GNU long name/link, PAX, sparse) in front of one entry \
+         are larger than allowed"
+            .to_string(),
+        format!(
+            "header limit of {} (path length limit {MAX_PATH_LEN} bytes)",
+            human_bytes(MAX_EXTENSION_HEADER_BYTES)
+        ),
+        None,
+    )
+}
+
 fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<Change>, WalkError> {
+    // The tar parser reads extension headers whole before it yields the entry they belong
+    // to: the fence bounds them (one header block plus the extension budget at a time).
+    let fenced = FencedReader::new(reader, 512 + MAX_EXTENSION_HEADER_BYTES);
+    let result = read_fenced_entries(&fenced, ctx, walk);
+    match result {
+        Err(WalkError::Decode(_)) if fenced.hit() => {
+            Err(WalkError::Hostile(extension_headers_too_large(ctx)))
+        }
+        other => other,
+    }
+}
+
+fn read_fenced_entries<R: Read>(
+    fenced: &FencedReader<R>,
+    ctx: &LayerCtx,
+    walk: &Walk,
+) -> Result<Vec<Change>, WalkError> {
     let hostile = |entry: &str, reason: String| {
         WalkError::Hostile(ImageError::HostileEntry {
             layer: ctx.label.clone(),
@@ -181,11 +268,31 @@ fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<C
             reason,
         })
     };
+    let too_long = |what: &str, len: usize| {
+        WalkError::Hostile(exceeded(
+            ctx.label.clone(),
+            format!("an entry's {what} is {len} bytes long"),
+            format!("path length limit of {MAX_PATH_LEN} bytes"),
+            None,
+        ))
+    };
     let mut changes = Vec::new();
-    let mut archive = tar::Archive::new(reader);
+    let mut tally = LayerTally {
+        entries: 0,
+        path_bytes: 0,
+    };
+    let mut archive = tar::Archive::new(fenced);
     for entry in archive.entries().map_err(WalkError::Decode)? {
         let mut entry = entry.map_err(WalkError::Decode)?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // This entry's data, then the next header and its extension headers.
+        fenced.allow(stored_size(&entry) + 512 + MAX_EXTENSION_HEADER_BYTES);
+        let raw_bytes = entry.path_bytes();
+        if raw_bytes.len() > MAX_PATH_LEN {
+            return Err(too_long("path", raw_bytes.len()));
+        }
+        let raw = String::from_utf8_lossy(&raw_bytes).into_owned();
+        drop(raw_bytes);
+        tally.count(raw.len(), ctx, walk)?;
         let kind = entry.header().entry_type();
         if matches!(
             kind,
@@ -218,6 +325,13 @@ fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<C
             }
             continue;
         }
+        let link_target = |entry: &tar::Entry<'_, _>| -> Result<String, WalkError> {
+            let bytes = entry.link_name_bytes().unwrap_or_default();
+            if bytes.len() > MAX_PATH_LEN {
+                return Err(too_long("link target", bytes.len()));
+            }
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
         let change = match kind {
             EntryType::Directory => Change::Dir(path),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -231,11 +345,9 @@ fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<C
                 };
                 let visitor = walk.visitor.as_deref().filter(|v| v.wants(&file));
                 let content = if walk.filter.wants(&path, size) {
-                    let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
-                    entry.read_to_end(&mut buf).map_err(WalkError::Decode)?;
+                    let buf = read_kept(&mut entry, &path, size, ctx, walk)?;
                     if let Some(v) = visitor {
-                        v.visit(&file, &mut buf.as_slice())
-                            .map_err(WalkError::Decode)?;
+                        v.visit(&file, &mut &buf[..]).map_err(WalkError::Decode)?;
                     }
                     Some(buf)
                 } else {
@@ -253,20 +365,14 @@ fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<C
                 }
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
+                let target = link_target(&entry)?;
                 if target.is_empty() {
                     return Err(hostile(&raw, "symlink without a target".into()));
                 }
                 Change::Symlink { path, target }
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
+                let target = link_target(&entry)?;
                 let normalized = normalize_entry_path(&target).map_err(|reason| {
                     hostile(&raw, format!("hardlink target {target:?}: {reason}"))
                 })?;
@@ -288,6 +394,47 @@ fn read_entries<R: Read>(reader: R, ctx: &LayerCtx, walk: &Walk) -> Result<Vec<C
     Ok(changes)
 }
 
+/// Reads a file the filter keeps, within the kept-file size and the fetch's kept-bytes
+/// budget (checked on the declared size, before anything is read).
+fn read_kept<R: Read>(
+    entry: &mut R,
+    path: &str,
+    size: u64,
+    ctx: &LayerCtx,
+    walk: &Walk,
+) -> Result<Arc<[u8]>, WalkError> {
+    let max = walk.limits.max_file_size;
+    if size > max {
+        return Err(WalkError::Hostile(exceeded(
+            ctx.label.clone(),
+            format!("file {path} is {}", human_bytes(size)),
+            format!("kept-file size limit of {}", human_bytes(max)),
+            Some("--max-file-size"),
+        )));
+    }
+    walk.kept.take(size).map_err(|total| {
+        WalkError::Hostile(exceeded(
+            ctx.label.clone(),
+            format!(
+                "keeping file {path} ({}) brings the files kept for analysis to {}",
+                human_bytes(size),
+                human_bytes(total)
+            ),
+            format!(
+                "limit of {} kept over the image",
+                human_bytes(walk.limits.max_kept_bytes)
+            ),
+            Some("--max-kept-bytes"),
+        ))
+    })?;
+    let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
+    entry
+        .take(size)
+        .read_to_end(&mut buf)
+        .map_err(WalkError::Decode)?;
+    Ok(Arc::from(buf))
+}
+
 /// Walks one layer blob read from `reader`, keeping the files `walk.filter` wants and showing
 /// every regular file to `walk.visitor`, and checks the
 /// blob digest (when known) and the uncompressed digest against `ctx`.
@@ -296,9 +443,13 @@ pub(crate) fn walk_layer<R: Read>(
     ctx: &LayerCtx,
     walk: &Walk,
 ) -> Result<LayerResult, ImageError> {
+    let blob = match &ctx.expected_blob {
+        Some(digest) => DigestReader::verifying(reader, digest, ctx.expected_size),
+        None => DigestReader::new(reader),
+    };
     match ctx.compression {
         Compression::Gzip => {
-            let mut tar = DigestReader::new(MultiGzDecoder::new(DigestReader::new(reader)));
+            let mut tar = DigestReader::new(MultiGzDecoder::new(blob));
             let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
@@ -308,7 +459,7 @@ pub(crate) fn walk_layer<R: Read>(
             finish(res, ctx, &mut blob, tar_digest)
         }
         Compression::None => {
-            let mut tar = DigestReader::new(reader);
+            let mut tar = blob;
             let res = read_entries(&mut tar, ctx, walk).and_then(|c| {
                 tar.drain().map_err(WalkError::Decode)?;
                 Ok(c)
@@ -336,26 +487,49 @@ fn finish<R: Read>(
             _ => None,
         }
     };
+    // What a verifying blob reader refused (past the declared size, wrong digest).
+    let refused = |e: &io::Error| {
+        BlobMismatch::of(e).map(|m| match m {
+            BlobMismatch::Digest { expected, actual } => ImageError::DigestMismatch {
+                subject: format!("{} (compressed blob)", ctx.label),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            BlobMismatch::TooLarge { expected } => ImageError::SizeMismatch {
+                subject: ctx.label.clone(),
+                declared: *expected,
+            },
+        })
+    };
+    let corrupt = |e: &io::Error| {
+        refused(e).unwrap_or_else(|| ImageError::CorruptLayer {
+            layer: ctx.label.clone(),
+            reason: error_chain(e),
+        })
+    };
     match res {
         Err(WalkError::Hostile(e)) => Err(e),
         Err(WalkError::Decode(e)) => {
+            if let Some(refusal) = refused(&e) {
+                return Err(refusal);
+            }
             // A blob that is not what the manifest says explains a decode error better.
-            let drained = blob.drain().is_ok();
-            if drained {
-                if let Some(mismatch) = blob_mismatch(blob) {
-                    return Err(mismatch);
+            match blob.drain() {
+                Err(drain) => {
+                    if let Some(refusal) = refused(&drain) {
+                        return Err(refusal);
+                    }
+                }
+                Ok(()) => {
+                    if let Some(mismatch) = blob_mismatch(blob) {
+                        return Err(mismatch);
+                    }
                 }
             }
-            Err(ImageError::CorruptLayer {
-                layer: ctx.label.clone(),
-                reason: error_chain(&e),
-            })
+            Err(corrupt(&e))
         }
         Ok(changes) => {
-            blob.drain().map_err(|e| ImageError::CorruptLayer {
-                layer: ctx.label.clone(),
-                reason: error_chain(&e),
-            })?;
+            blob.drain().map_err(|e| corrupt(&e))?;
             if let Some(mismatch) = blob_mismatch(blob) {
                 return Err(mismatch);
             }
@@ -446,5 +620,189 @@ mod tests {
             Compression::Gzip
         );
         assert_eq!(sniff_compression(b"etc/", "l").unwrap(), Compression::None);
+    }
+
+    use crate::limits::{KeptBudget, Limits};
+    use crate::test_support::{sha256_digest, TarBuilder};
+    use std::io::Cursor;
+
+    fn walk_with(limits: Limits, keep: fn(&str) -> bool) -> Walk {
+        Walk {
+            filter: Arc::new(move |p: &str, _| keep(p)),
+            visitor: None,
+            limits,
+            kept: Arc::new(KeptBudget::new(limits.max_kept_bytes)),
+        }
+    }
+
+    fn ctx_for(tar: &[u8]) -> LayerCtx {
+        LayerCtx {
+            index: 0,
+            label: "layer 1/1 sha256:test".into(),
+            expected_blob: None,
+            expected_size: None,
+            diff_id: sha256_digest(tar),
+            compression: Compression::None,
+        }
+    }
+
+    fn dpkg_only(p: &str) -> bool {
+        p == "var/lib/dpkg/status"
+    }
+
+    fn limit_error(e: ImageError) -> (String, Option<&'static str>) {
+        match e {
+            ImageError::LimitExceeded { flag, .. } => (e.to_string(), flag),
+            e => panic!("expected a limit error, got {e}"),
+        }
+    }
+
+    /// A GNU sparse file of 4 GiB at a kept path is refused from its header: before the
+    /// size check, its 4 GiB of holes were read into memory.
+    #[test]
+    fn kept_file_over_the_size_limit_is_refused_unread() {
+        let tar = TarBuilder::new()
+            .sparse_file("var/lib/dpkg/status", 4 << 30, b"Package: x\n")
+            .build();
+        let e = walk_layer(
+            &tar[..],
+            &ctx_for(&tar),
+            &walk_with(Limits::default(), dpkg_only),
+        )
+        .unwrap_err();
+        let (msg, flag) = limit_error(e);
+        assert_eq!(flag, Some("--max-file-size"));
+        assert!(msg.contains("var/lib/dpkg/status is 4.0 GiB"), "{msg}");
+        // The same file elsewhere (not kept) is walked and skipped.
+        let walk = walk_with(Limits::default(), |_| false);
+        assert!(walk_layer(&tar[..], &ctx_for(&tar), &walk).is_ok());
+    }
+
+    #[test]
+    fn kept_bytes_are_capped_over_the_whole_image() {
+        let tar = TarBuilder::new()
+            .file("a", vec![b'a'; 600])
+            .file("b", vec![b'b'; 600])
+            .build();
+        let limits = Limits {
+            max_kept_bytes: 1000,
+            ..Limits::default()
+        };
+        let e = walk_layer(&tar[..], &ctx_for(&tar), &walk_with(limits, |_| true)).unwrap_err();
+        let (msg, flag) = limit_error(e);
+        assert_eq!(flag, Some("--max-kept-bytes"), "{msg}");
+        assert!(msg.contains("file b"), "{msg}");
+    }
+
+    /// 1 MiB kept once, 100,000 hard links to it: the links share the one allocation (before,
+    /// each link copied the bytes: 100 GiB for a ~50 MB layer).
+    #[test]
+    fn hard_links_share_kept_content() {
+        let mut b = TarBuilder::new().file("var/lib/dpkg/status", vec![b'x'; 1 << 20]);
+        for i in 0..100_000 {
+            b = b.hardlink(&format!("l/{i}"), "var/lib/dpkg/status");
+        }
+        let tar = b.build();
+        let limits = Limits {
+            max_kept_bytes: 2 << 20,
+            ..Limits::default()
+        };
+        let result = walk_layer(&tar[..], &ctx_for(&tar), &walk_with(limits, dpkg_only)).unwrap();
+        let mut rootfs = crate::Rootfs::new();
+        rootfs.apply_layer(0, result.changes);
+        let first = rootfs.read("var/lib/dpkg/status").unwrap().unwrap();
+        let last = rootfs.read("l/99999").unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first.content, &last.content));
+        assert_eq!(rootfs.files().count(), 100_001);
+    }
+
+    #[test]
+    fn entries_per_layer_are_capped() {
+        let mut b = TarBuilder::new();
+        for i in 0..11 {
+            b = b.file(&format!("f{i}"), "");
+        }
+        let tar = b.build();
+        let limits = Limits {
+            max_layer_entries: 10,
+            ..Limits::default()
+        };
+        let e = walk_layer(&tar[..], &ctx_for(&tar), &walk_with(limits, |_| false)).unwrap_err();
+        let (msg, flag) = limit_error(e);
+        assert_eq!(flag, Some("--max-layer-entries"), "{msg}");
+    }
+
+    /// One extension header (GNU long name `L`, PAX `x`) declaring `size` bytes, its data
+    /// streamed (never in memory), then a regular entry.
+    fn extension_bomb(kind: EntryType, size: u64) -> impl Read {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("././@LongLink").unwrap();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let record: Box<dyn Read> = if kind == EntryType::XHeader {
+            // One PAX record (`<len> path=<value>`) whose value fills the declared size.
+            let head = format!("{size} path=").into_bytes();
+            Box::new(Cursor::new(head).chain(std::io::repeat(b'a')).take(size))
+        } else {
+            Box::new(std::io::repeat(b'a').take(size))
+        };
+        let pad = (512 - size % 512) % 512;
+        let tail = TarBuilder::new().file("etc/os-release", "ID=x\n").build();
+        Cursor::new(h.as_bytes().to_vec())
+            .chain(record)
+            .chain(std::io::repeat(0).take(pad))
+            .chain(Cursor::new(tail))
+    }
+
+    /// A GNU long name or PAX header declaring 256 MiB is refused after the 1 MiB header
+    /// budget (before, the tar reader buffered all of it).
+    #[test]
+    fn huge_extension_headers_are_refused() {
+        for kind in [EntryType::GNULongName, EntryType::XHeader] {
+            let ctx = LayerCtx {
+                diff_id: "sha256:unused".into(),
+                ..ctx_for(b"")
+            };
+            let walk = walk_with(Limits::default(), |_| false);
+            let e = walk_layer(extension_bomb(kind, 256 << 20), &ctx, &walk).unwrap_err();
+            let (msg, _) = limit_error(e);
+            assert!(msg.contains("header limit of 1.0 MiB"), "{kind:?}: {msg}");
+        }
+    }
+
+    /// A tar with one file at `path` (a GNU long-name entry in front when it needs one).
+    fn tar_with_path(path: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, &b"x"[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn paths_over_path_max_are_refused() {
+        let long = format!("{}/f", "d".repeat(5000));
+        let tar = tar_with_path(&long);
+        let e = walk_layer(
+            &tar[..],
+            &ctx_for(&tar),
+            &walk_with(Limits::default(), |_| false),
+        )
+        .unwrap_err();
+        let (msg, _) = limit_error(e);
+        assert!(msg.contains("path length limit of 4096 bytes"), "{msg}");
+        // A long name under the limit still works (GNU long-name entries are followed).
+        let ok = format!("{}/f", "d".repeat(300));
+        let tar = tar_with_path(&ok);
+        let r = walk_layer(
+            &tar[..],
+            &ctx_for(&tar),
+            &walk_with(Limits::default(), |_| true),
+        )
+        .unwrap();
+        assert!(matches!(&r.changes[0], Change::File { path, .. } if *path == ok));
     }
 }

@@ -30,7 +30,9 @@ pub mod artifact;
 mod auth;
 pub mod digest;
 mod error;
+mod fence;
 mod layer;
+pub mod limits;
 mod local;
 mod manifest;
 mod registry;
@@ -42,6 +44,7 @@ pub mod test_support;
 
 pub use auth::describe_json_error;
 pub use error::ImageError;
+pub use limits::Limits;
 pub use rootfs::Rootfs;
 
 /// Layers walked at the same time (download + decompression overlap across layers).
@@ -112,6 +115,9 @@ pub struct RegistryOptions {
     /// chunk of a layer blob); `None` = 60 s. A hung registry fails with
     /// [`ImageError::Timeout`].
     pub timeout: Option<Duration>,
+    /// What untrusted image content may make the fetch hold (kept files, entries, layers,
+    /// config size); see [`Limits`].
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for RegistryOptions {
@@ -124,6 +130,7 @@ impl std::fmt::Debug for RegistryOptions {
             .field("docker_config", &self.docker_config)
             .field("platform", &self.platform)
             .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -167,8 +174,8 @@ pub struct ImageMeta {
 /// A regular file kept from the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
-    /// File content.
-    pub content: Vec<u8>,
+    /// File content (shared by the hard links to it).
+    pub content: Arc<[u8]>,
     /// Index into [`ImageMeta::layers`] of the layer that wrote this version.
     pub layer: usize,
     /// Unix mode bits.
@@ -233,6 +240,9 @@ pub trait LayerVisitor: Send + Sync {
 pub(crate) struct Walk {
     pub filter: Arc<dyn FileFilter>,
     pub visitor: Option<Arc<dyn LayerVisitor>>,
+    pub limits: Limits,
+    /// Bytes kept over all layers of this fetch.
+    pub kept: Arc<limits::KeptBudget>,
 }
 
 /// Progress of layer downloads (the CLI draws bars; scan Jobs stay quiet).
@@ -287,7 +297,12 @@ pub async fn fetch_image_visiting(
     visitor: Option<Arc<dyn LayerVisitor>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
-    let walk = Walk { filter, visitor };
+    let walk = Walk {
+        filter,
+        visitor,
+        limits: opts.limits,
+        kept: Arc::new(limits::KeptBudget::new(opts.limits.max_kept_bytes)),
+    };
     match source {
         ImageSource::Registry(reference) => registry::fetch(reference, opts, walk, progress).await,
         ImageSource::OciLayout { dir, reference } => {

@@ -12,6 +12,7 @@ use crate::layer::{
     compression_for_media_type, sniff_compression, walk_layer, Compression, LayerCtx,
     ProgressReader,
 };
+use crate::limits::{check_config_size, check_layer_count};
 use crate::manifest::{
     parse_config, select_platform, sha256_digest, sha256_hex, verify_digest, Descriptor, Manifest,
     DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR,
@@ -38,6 +39,8 @@ struct LocalLayer {
 struct Plan {
     meta: ImageMeta,
     layers: Vec<LocalLayer>,
+    /// Bytes of the config blob (checked against the limits before any layer is read).
+    config_size: u64,
 }
 
 fn blob_path(digest: &str, subject: &str) -> Result<String, ImageError> {
@@ -127,7 +130,6 @@ fn plan_oci(
                 media_type: String::new(),
                 digest: r.to_string(),
                 size: 0,
-                urls: None,
                 platform: None,
                 annotations: None,
             },
@@ -223,6 +225,7 @@ fn plan_oci(
                 index: i,
                 label,
                 expected_blob: Some(d.digest.clone()),
+                expected_size: (d.size > 0).then_some(d.size),
                 diff_id,
                 compression,
             },
@@ -241,6 +244,7 @@ fn plan_oci(
             layers: infos,
         },
         layers,
+        config_size: config_bytes.len() as u64,
     })
 }
 
@@ -362,6 +366,7 @@ fn plan_docker_archive(store: &Store, name: &str) -> Result<Plan, ImageError> {
                 index: i,
                 label,
                 expected_blob,
+                expected_size: None,
                 diff_id,
                 compression,
             },
@@ -379,6 +384,7 @@ fn plan_docker_archive(store: &Store, name: &str) -> Result<Plan, ImageError> {
             layers: infos,
         },
         layers,
+        config_size: config_bytes.len() as u64,
     })
 }
 
@@ -412,7 +418,13 @@ async fn walk_plan(
     walk: Walk,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
-    let Plan { mut meta, layers } = plan;
+    let Plan {
+        mut meta,
+        layers,
+        config_size,
+    } = plan;
+    check_config_size(config_size, &walk.limits, &meta.name)?;
+    check_layer_count(layers.len(), &walk.limits, &meta.name)?;
     let store = Arc::new(store);
     let layers = Arc::new(layers);
     let cancelled = Arc::new(AtomicBool::new(false));

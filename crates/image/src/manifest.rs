@@ -63,8 +63,7 @@ pub(crate) struct Descriptor {
     pub digest: String,
     #[serde(default)]
     pub size: u64,
-    #[serde(default)]
-    pub urls: Option<Vec<String>>,
+    // `urls` (foreign layers) is deliberately not read: layers come from the registry only.
     #[serde(default)]
     pub platform: Option<PlatformJson>,
     #[serde(default)]
@@ -270,7 +269,6 @@ mod tests {
             media_type: OCI_MANIFEST.into(),
             digest: digest.into(),
             size: 1,
-            urls: None,
             platform: Some(PlatformJson {
                 os: os.into(),
                 architecture: arch.into(),

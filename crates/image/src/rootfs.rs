@@ -4,7 +4,7 @@
 //! Symlinks are resolved purely virtually inside the image root: nothing is ever looked up
 //! on (or written to) the host filesystem.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::layer::Change;
 use crate::{FileEntry, ImageError};
@@ -20,6 +20,21 @@ const MAX_SYMLINK_HOPS: usize = 40;
 pub struct Rootfs {
     files: BTreeMap<String, FileEntry>,
     symlinks: BTreeMap<String, String>,
+    /// FNV-1a hashes of every path ever made a symlink (a superset of `symlinks`' keys):
+    /// resolving extends the hash of the path walked so far one component at a time, so a
+    /// path is resolved in time linear in its length and the map is only asked on a hit.
+    link_hashes: HashSet<u64>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, continued from `hash` over `bytes` (so `fnv(fnv(h, a), b) == fnv(h, a ++ b)`).
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 /// Strips leading `/` and `./` and empty / `.` components (no `..` handling).
@@ -48,7 +63,13 @@ impl Rootfs {
     pub fn insert_symlink(&mut self, path: &str, target: &str) {
         let path = clean(path);
         self.files.remove(&path);
-        self.symlinks.insert(path, target.to_string());
+        self.add_symlink(path, target.to_string());
+    }
+
+    /// Records the symlink `path -> target` (path already clean).
+    fn add_symlink(&mut self, path: String, target: String) {
+        self.link_hashes.insert(fnv(FNV_OFFSET, path.as_bytes()));
+        self.symlinks.insert(path, target);
     }
 
     /// Reads `path` (relative, no leading `/`), following symlinks inside the image.
@@ -67,57 +88,73 @@ impl Rootfs {
     pub fn resolve(&self, path: &str) -> Result<String, ImageError> {
         // Components still to walk, in reverse order, each with the link (index into
         // `links`) whose target it came from.
-        let mut pending: Vec<(String, Option<usize>)> = path
-            .split('/')
-            .rev()
-            .map(|c| (c.to_string(), None))
-            .collect();
-        let mut links: Vec<(String, String)> = Vec::new();
-        let mut resolved: Vec<String> = Vec::new();
+        let mut pending: Vec<(&str, Option<usize>)> =
+            path.split('/').rev().map(|c| (c, None)).collect();
+        let mut links: Vec<(String, &str)> = Vec::new();
+        // The path resolved so far, and for each of its components the length and hash of
+        // `current` before it (to step back on `..` or a link in O(1)).
+        let mut current = String::new();
+        let mut hash = FNV_OFFSET;
+        let mut steps: Vec<(usize, u64)> = Vec::new();
         let mut hops = 0;
         while let Some((comp, origin)) = pending.pop() {
-            match comp.as_str() {
+            match comp {
                 "" | "." => continue,
                 ".." => {
-                    if resolved.pop().is_none() {
+                    let Some((len, before)) = steps.pop() else {
                         return Err(match origin {
                             Some(i) => ImageError::SymlinkEscape {
                                 link: links[i].0.clone(),
-                                target: links[i].1.clone(),
+                                target: links[i].1.to_string(),
                             },
                             None => ImageError::InvalidPath {
                                 path: path.to_string(),
                                 reason: "it climbs above the image root".into(),
                             },
                         });
-                    }
+                    };
+                    current.truncate(len);
+                    hash = before;
                 }
                 _ => {
-                    resolved.push(comp);
-                    if self.symlinks.is_empty() {
+                    steps.push((current.len(), hash));
+                    if !current.is_empty() {
+                        current.push('/');
+                        hash = fnv(hash, b"/");
+                    }
+                    current.push_str(comp);
+                    hash = fnv(hash, comp.as_bytes());
+                    if !self.link_hashes.contains(&hash) {
                         continue;
                     }
-                    let current = resolved.join("/");
-                    if let Some(target) = self.symlinks.get(&current) {
-                        hops += 1;
-                        if hops > MAX_SYMLINK_HOPS {
-                            return Err(ImageError::SymlinkLoop {
-                                path: path.to_string(),
-                                link: current,
-                            });
-                        }
-                        resolved.pop();
-                        if target.starts_with('/') {
-                            resolved.clear();
-                        }
-                        links.push((current, target.clone()));
-                        let idx = links.len() - 1;
-                        pending.extend(target.split('/').rev().map(|c| (c.to_string(), Some(idx))));
+                    #[cfg(test)]
+                    tests::LOOKUPS.with(|n| n.set(n.get() + 1));
+                    let Some(target) = self.symlinks.get(&current) else {
+                        continue;
+                    };
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(ImageError::SymlinkLoop {
+                            path: path.to_string(),
+                            link: current,
+                        });
                     }
+                    let link = current.clone();
+                    let (len, before) = steps.pop().unwrap_or((0, FNV_OFFSET));
+                    current.truncate(len);
+                    hash = before;
+                    if target.starts_with('/') {
+                        current.clear();
+                        hash = FNV_OFFSET;
+                        steps.clear();
+                    }
+                    links.push((link, target.as_str()));
+                    let idx = links.len() - 1;
+                    pending.extend(target.split('/').rev().map(|c| (c, Some(idx))));
                 }
             }
         }
-        Ok(resolved.join("/"))
+        Ok(current)
     }
 
     /// Kept files whose path starts with `dir/`, direct children only, sorted; the returned
@@ -254,7 +291,7 @@ impl Rootfs {
                 Change::Symlink { path, target } => {
                     let path = self.place(path);
                     self.remove_tree(&path);
-                    self.symlinks.insert(path, target);
+                    self.add_symlink(path, target);
                 }
                 Change::Hardlink { path, target } => {
                     let (path, target) = (self.place(path), self.place(target));
@@ -265,7 +302,7 @@ impl Rootfs {
                         file.layer = layer;
                         self.files.insert(path, file);
                     } else if let Some(link) = link {
-                        self.symlinks.insert(path, link);
+                        self.add_symlink(path, link);
                     }
                 }
             }
@@ -277,9 +314,32 @@ impl Rootfs {
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// Symlink-map lookups made by `resolve` on this thread.
+        pub(super) static LOOKUPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A path 2,000 components deep is resolved with one map lookup per real link on it:
+    /// before, every prefix was joined and looked up (quadratic in the depth).
+    #[test]
+    fn resolving_deep_paths_is_linear() {
+        let mut r = Rootfs::new();
+        r.insert_symlink("lib", "usr/lib");
+        r.insert_file("usr/lib/x", entry("x"));
+        let deep = format!("lib/{}x/../../x", "d/".repeat(2_000));
+        LOOKUPS.with(|n| n.set(0));
+        let resolved = r.resolve(&deep).unwrap();
+        assert_eq!(
+            resolved,
+            format!("usr/lib/{}x", "d/".repeat(1_999)).replace("//", "/")
+        );
+        assert_eq!(LOOKUPS.with(|n| n.get()), 1);
+        assert_eq!(&r.read("lib/d/../x").unwrap().unwrap().content[..], b"x");
+    }
+
     fn entry(s: &str) -> FileEntry {
         FileEntry {
-            content: s.as_bytes().to_vec(),
+            content: s.as_bytes().into(),
             layer: 0,
             mode: 0o644,
         }
@@ -303,18 +363,18 @@ mod tests {
     fn follows_relative_absolute_and_intermediate_links() {
         let r = debian_like();
         assert_eq!(
-            r.read("etc/os-release").unwrap().unwrap().content,
+            &r.read("etc/os-release").unwrap().unwrap().content[..],
             b"ID=debian\n"
         );
         assert_eq!(
-            r.read("/etc/os-release").unwrap().unwrap().content,
+            &r.read("/etc/os-release").unwrap().unwrap().content[..],
             b"ID=debian\n"
         );
         assert_eq!(
-            r.read("./lib/os-release").unwrap().unwrap().content,
+            &r.read("./lib/os-release").unwrap().unwrap().content[..],
             b"ID=debian\n"
         );
-        assert_eq!(r.read("abs").unwrap().unwrap().content, b"ID=debian\n");
+        assert_eq!(&r.read("abs").unwrap().unwrap().content[..], b"ID=debian\n");
         assert_eq!(
             r.resolve("lib/x/../os-release").unwrap(),
             "usr/lib/os-release"
@@ -374,7 +434,7 @@ mod tests {
     fn merge_rules() {
         let file = |p: &str, c: &str| Change::File {
             path: p.into(),
-            content: Some(c.as_bytes().to_vec()),
+            content: Some(c.as_bytes().into()),
             mode: 0o644,
         };
         let mut r = Rootfs::new();
@@ -411,11 +471,11 @@ mod tests {
         );
         assert!(r.read("etc/a").unwrap().is_none());
         let b = r.read("etc/b").unwrap().unwrap();
-        assert_eq!((b.content.as_slice(), b.layer), (&b"b1"[..], 1));
-        assert_eq!(r.read("etc/c").unwrap().unwrap().content, b"b1");
+        assert_eq!((&b.content[..], b.layer), (&b"b1"[..], 1));
+        assert_eq!(&r.read("etc/c").unwrap().unwrap().content[..], b"b1");
         assert!(r.read("opt/x/y").unwrap().is_none());
         assert!(r.read("keep/z").unwrap().is_none());
-        assert_eq!(r.read("keep").unwrap().unwrap().content, b"now a file");
+        assert_eq!(&r.read("keep").unwrap().unwrap().content[..], b"now a file");
         r.apply_layer(2, vec![Change::Opaque("etc".into()), file("etc/d", "d2")]);
         let all: Vec<&str> = r.files().map(|(p, _)| p).collect();
         assert_eq!(all, ["etc/d", "keep"]);
@@ -425,7 +485,7 @@ mod tests {
     fn entries_land_through_lower_symlinked_dirs() {
         let file = |p: &str, c: &str| Change::File {
             path: p.into(),
-            content: Some(c.as_bytes().to_vec()),
+            content: Some(c.as_bytes().into()),
             mode: 0o644,
         };
         let mut r = Rootfs::new();
@@ -454,6 +514,9 @@ mod tests {
         );
         let all: Vec<&str> = r.files().map(|(p, _)| p).collect();
         assert_eq!(all, ["up/b", "usr/lib/os-release"]);
-        assert_eq!(r.read("lib/os-release").unwrap().unwrap().content, b"ID=x");
+        assert_eq!(
+            &r.read("lib/os-release").unwrap().unwrap().content[..],
+            b"ID=x"
+        );
     }
 }

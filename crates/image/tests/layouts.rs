@@ -101,7 +101,7 @@ async fn whiteouts_and_opaque_dirs_across_three_layers() {
     assert_eq!(content(&img, "srv/data/z"), None);
     assert_eq!(img.rootfs.read_link("etc/link"), None);
     let hard = img.rootfs.read("etc/hard").unwrap().unwrap();
-    assert_eq!((hard.content.as_slice(), hard.layer), (&b"keep-0"[..], 2));
+    assert_eq!((&hard.content[..], hard.layer), (&b"keep-0"[..], 2));
     let status = img.rootfs.read("var/lib/dpkg/status").unwrap().unwrap();
     assert_eq!(status.layer, 1);
     assert_eq!(support::count_packages(&status.content), 2);

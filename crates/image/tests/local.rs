@@ -222,7 +222,7 @@ async fn oci_archive_and_gzip_docker_archive() {
     assert_eq!(img.meta.layers[0].digest, digest_of(&gz));
     assert_eq!(img.meta.layers[0].diff_id, digest_of(&l1));
     assert_eq!(
-        img.rootfs.read("etc/os-release").unwrap().unwrap().content,
+        &img.rootfs.read("etc/os-release").unwrap().unwrap().content[..],
         b"ID=alpine\n"
     );
 }

@@ -160,7 +160,7 @@ async fn plain_registry_minbase_and_by_digest() {
     assert_eq!(status.layer, 0);
     assert_eq!(count_packages(&status.content), minbase_packages(&env));
     assert_eq!(
-        status.content,
+        status.content.to_vec(),
         read_host(&env.rootfs_bookworm.join("var/lib/dpkg/status"))
     );
     // A digest the repository does not have.

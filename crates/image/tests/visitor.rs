@@ -126,7 +126,7 @@ async fn every_regular_file_of_every_layer_is_visited_once() {
     );
     // The same pass kept what the filter wanted, merged as before.
     assert_eq!(
-        img.rootfs.read("etc/os-release").unwrap().unwrap().content,
+        &img.rootfs.read("etc/os-release").unwrap().unwrap().content[..],
         b"ID=debian\n"
     );
     assert!(img.rootfs.read("opt/app/secret.env").unwrap().is_none());

@@ -14,6 +14,7 @@ use sightline_vulndb::update::UpdateOutcome;
 use sightline_vulndb::VulnDb;
 
 use super::db::{ensure_db, DbSourceArgs};
+use super::limit_args::LimitArgs;
 use super::registry_args::RegistryArgs;
 use crate::output;
 use crate::progress::LayerProgress;
@@ -64,6 +65,8 @@ pub struct ImageArgs {
     pub platform: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Severities to report (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "LIST",
           default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL", value_parser = parse_severity)]
@@ -143,7 +146,8 @@ pub async fn run(args: ImageArgs, quiet: bool) -> Result<u8> {
         None
     };
 
-    let opts = args.registry.options(platform);
+    let mut opts = args.registry.options(platform);
+    opts.limits = args.limits.limits();
     let progress = LayerProgress::new(quiet);
     let what = sightline_scan::ScanOptions {
         inventory: vuln,

@@ -48,6 +48,7 @@ impl RegistryArgs {
             docker_config: self.docker_config.clone(),
             platform,
             timeout: Some(self.timeout),
+            limits: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use sightline_image::{ImageSource, NoProgress, Platform};
 use sightline_scan::job_result::{encode, encode_failure, FailureReason};
 use sightline_scan::ScanOptions;
 
+use super::limit_args::LimitArgs;
 use super::registry_args::RegistryArgs;
 
 /// Arguments of `sightline scan-job`.
@@ -23,6 +24,8 @@ pub struct ScanJobArgs {
     pub image: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Platform to pick from a multi-platform image (os/arch[/variant]).
     #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH")]
     pub platform: String,
@@ -63,7 +66,8 @@ async fn scan(args: &ScanJobArgs) -> Result<String, (FailureReason, String)> {
         };
         Some(Arc::new(scanner))
     };
-    let opts = args.registry.options(platform);
+    let mut opts = args.registry.options(platform);
+    opts.limits = args.limits.limits();
     let source = ImageSource::Registry(args.image.clone());
     let scan_opts = ScanOptions {
         inventory: true,

@@ -4,6 +4,7 @@ use oci_client::{Client, Reference};
 
 use super::Ctx;
 use crate::auth::Credentials;
+use crate::limits::check_manifest_size;
 use crate::manifest::sha256_digest;
 use crate::ImageError;
 
@@ -25,6 +26,9 @@ pub(crate) async fn top_manifest(
             client.pull_manifest_raw(reference, &creds.auth, accepted),
         )
         .await?;
+    // oci-client has read the body by now: this bounds what is parsed and kept, not the
+    // download (see ARCHITECTURE.md, untrusted input).
+    check_manifest_size(bytes.len() as u64, &format!("manifest {whole}"))?;
     let digest = verify_manifest(&bytes, &served, reference.digest(), &whole)?;
     Ok((bytes.to_vec(), digest))
 }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use oci_client::manifest::OciDescriptor;
 
 use crate::layer::{compression_for_media_type, LayerCtx};
+use crate::limits::{check_config_size, check_layer_count, check_manifest_size};
 use crate::manifest::{
     parse_config, select_platform, sha256_hex, verify_digest, Manifest, ACCEPTED_MANIFESTS,
 };
@@ -104,6 +105,7 @@ pub(crate) async fn fetch(
                         client.pull_manifest_raw(&child, &creds.auth, ACCEPTED_MANIFESTS),
                     )
                     .await?;
+                check_manifest_size(bytes.len() as u64, &format!("manifest {child_name}"))?;
                 verify_manifest(&bytes, &digest, Some(&chosen.digest), &child_name)?;
                 manifest = Manifest::parse(&bytes, &format!("manifest of {child_name}"))?;
             }
@@ -126,12 +128,24 @@ pub(crate) async fn fetch(
             ),
         });
     }
-    let mut config_bytes: Vec<u8> = Vec::new();
-    ctx.call(
-        &format!("fetching the config of {whole}"),
-        "config blob unknown",
+    check_layer_count(
+        layer_descs.len(),
+        &walk.limits,
+        &format!("manifest of {whole}"),
+    )?;
+    check_config_size(
+        config_desc.size,
+        &walk.limits,
+        &format!("config of {whole}"),
+    )?;
+    let config_bytes = pull_small_blob(
+        &client,
+        &reference,
+        &ctx,
+        &config_desc.digest,
+        config_desc.size,
         &config_name,
-        client.pull_blob(&reference, config_desc.digest.as_str(), &mut config_bytes),
+        &format!("config of {whole}"),
     )
     .await?;
     verify_digest(
@@ -173,8 +187,10 @@ pub(crate) async fn fetch(
         let oci_desc = OciDescriptor {
             media_type: desc.media_type.clone(),
             digest: desc.digest.clone(),
-            size: desc.size as i64,
-            urls: desc.urls.clone(),
+            size: i64::try_from(desc.size).unwrap_or(i64::MAX),
+            // Foreign-layer URLs are never followed: a manifest must not make the scanner
+            // reach arbitrary hosts (from inside a cluster, that is a request forgery).
+            urls: None,
             ..Default::default()
         };
         plans.push((
@@ -183,6 +199,7 @@ pub(crate) async fn fetch(
                 index: i,
                 label,
                 expected_blob: Some(desc.digest.clone()),
+                expected_size: (desc.size > 0).then_some(desc.size),
                 diff_id: diff_id.clone(),
                 compression,
             },
@@ -210,7 +227,7 @@ pub(crate) async fn fetch(
         let (client, reference, ctx) = (&client, &reference, &ctx);
         async move {
             let (desc, layer_ctx) = &plans[i];
-            progress.layer_started(&desc.digest, desc.size.max(0) as u64);
+            progress.layer_started(&desc.digest, u64::try_from(desc.size).unwrap_or(0));
             let result = async {
                 let stream = ctx
                     .call(
@@ -242,4 +259,47 @@ pub(crate) async fn fetch(
     })
     .await?;
     Ok(Image { meta, rootfs })
+}
+
+/// Downloads a small blob (the config) within its declared `size`, which the caller has
+/// checked against the limits: the registry cannot make it larger, and its digest is checked.
+async fn pull_small_blob(
+    client: &oci_client::Client,
+    reference: &oci_client::Reference,
+    ctx: &Ctx,
+    digest: &str,
+    size: u64,
+    name: &str,
+    subject: &str,
+) -> Result<Vec<u8>, ImageError> {
+    let desc = OciDescriptor {
+        digest: digest.to_string(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
+    let stream = ctx
+        .call(
+            &format!("fetching the {subject}"),
+            "blob unknown",
+            name,
+            client.pull_blob_stream(reference, &desc),
+        )
+        .await?;
+    let progress: Arc<dyn Progress> = Arc::new(crate::NoProgress);
+    let subject_owned = subject.to_string();
+    let bytes = pump_into(stream, ctx, subject, digest, &progress, move |reader| {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
+        reader.take(size.saturating_add(1)).read_to_end(&mut buf)?;
+        Ok::<_, std::io::Error>(buf)
+    })
+    .await?
+    .map_err(|e| ctx.registry_error(format!("reading the {subject_owned}: {e}")))?;
+    if bytes.len() as u64 > size {
+        return Err(ImageError::SizeMismatch {
+            subject: subject.to_string(),
+            declared: size,
+        });
+    }
+    Ok(bytes)
 }

@@ -19,8 +19,8 @@ pub enum FailureReason {
     NotFound,
     /// The registry could not be reached, answered an error, or timed out.
     Registry,
-    /// The image itself is broken or hostile (bad manifest, digest mismatch, corrupt layer,
-    /// unsupported media type, escaping path).
+    /// The image itself is broken or hostile (bad manifest, digest or size mismatch, corrupt
+    /// layer, unsupported media type, escaping path, over a limit such as the kept-file size).
     BadImage,
     /// The scan Job ran past `operator.scanJobTimeout` (decided by the operator).
     Timeout,
@@ -79,6 +79,8 @@ impl FailureReason {
                 | I::UnsupportedMediaType { .. }
                 | I::UnsupportedCompression { .. }
                 | I::DigestMismatch { .. }
+                | I::SizeMismatch { .. }
+                | I::LimitExceeded { .. }
                 | I::CorruptLayer { .. }
                 | I::HostileEntry { .. }
                 | I::SymlinkEscape { .. }
