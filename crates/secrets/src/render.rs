@@ -117,7 +117,7 @@ impl LineIndex {
     }
 }
 
-/// The line `[ls, le)` with every byte of `secrets` replaced by `*`, cut to at most
+/// The line `[ls, le)` with every byte of `secrets` (disjoint, sorted by start) replaced by `*`, cut to at most
 /// [`MAX_EXCERPT`] bytes around `focus` (on UTF-8 boundaries, `...` marking cuts).
 /// Returns the text and whether it was cut.
 fn masked_excerpt(
@@ -143,7 +143,11 @@ fn masked_excerpt(
         }
     }
     let mut bytes = content[ws..we].to_vec();
-    for &(s, e) in secrets {
+    // `secrets` are disjoint and sorted, so their ends are sorted too: only those from the
+    // first ending after `ws` up to the first starting at `we` can touch the excerpt (one
+    // binary search, not a pass over every secret of the file for every line shown).
+    let from = secrets.partition_point(|&(_, e)| e <= ws);
+    for &(s, e) in secrets[from..].iter().take_while(|&&(s, _)| s < we) {
         let (s, e) = (s.max(ws), e.min(we));
         if s < e {
             for b in &mut bytes[s - ws..e - ws] {

@@ -44,7 +44,7 @@ impl Scanner {
         let positions = keyword_ends.len() < keywords::MAX_ENDS;
         keyword_ends.sort_unstable();
         keyword_ends.dedup();
-        let mut found: Vec<Candidate> = Vec::new();
+        let mut found = Found::default();
         let mut excluded = Exclusions::default();
         for &ri in active.iter() {
             let rule = &self.rules[ri];
@@ -62,6 +62,7 @@ impl Scanner {
                 self.consider(ri, path, content, m, &mut excluded, &mut found);
             });
         }
+        let mut found = found.kept;
         found.sort_by_key(|c| (c.secret.0, c.rule));
         found
     }
@@ -75,7 +76,7 @@ impl Scanner {
         content: &[u8],
         m: Match,
         excluded: &mut Exclusions,
-        found: &mut Vec<Candidate>,
+        found: &mut Found,
     ) {
         let rule = &self.rules[ri];
         let (whole, Some(group)) = (m.whole, m.secret) else {
@@ -102,13 +103,11 @@ impl Scanner {
         }
         // The earlier rule wins a secret reported twice (rules are listed from specific to
         // generic).
-        if found
-            .iter()
-            .any(|f| f.secret.0 < secret.1 && secret.0 < f.secret.1)
-        {
+        if found.overlaps(secret) {
             return;
         }
-        found.push(Candidate {
+        found.spans.insert(secret.0, secret.1);
+        found.kept.push(Candidate {
             rule: ri,
             whole: trim_ws(content, whole.0, whole.1),
             secret,
@@ -181,6 +180,57 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
+/// The secrets kept so far in one file, and their spans by start for the overlap test.
+#[derive(Default)]
+struct Found {
+    kept: Vec<Candidate>,
+    /// `start -> end` of every kept secret; kept spans never overlap each other.
+    spans: std::collections::BTreeMap<usize, usize>,
+}
+
+impl Found {
+    /// Whether `span` overlaps a kept secret, in O(log n): as kept spans are disjoint, only
+    /// the one starting last before `span` ends can overlap it (before, every kept secret
+    /// was compared: O(n²) over a file of many key-shaped strings).
+    fn overlaps(&self, span: (usize, usize)) -> bool {
+        self.spans
+            .range(..span.1)
+            .next_back()
+            .is_some_and(|(_, &end)| span.0 < end)
+    }
+}
+
+/// Exclude blocks sorted by start, with the running maximum of their ends, so whether a
+/// span lies inside one is a binary search.
+struct Blocks {
+    starts: Vec<usize>,
+    max_end: Vec<usize>,
+}
+
+impl Blocks {
+    fn new(mut blocks: Vec<(usize, usize)>) -> Self {
+        blocks.sort_unstable();
+        let mut max = 0;
+        let max_end = blocks
+            .iter()
+            .map(|&(_, e)| {
+                max = max.max(e);
+                max
+            })
+            .collect();
+        Blocks {
+            starts: blocks.into_iter().map(|(s, _)| s).collect(),
+            max_end,
+        }
+    }
+
+    /// Whether some block starts at or before `span` and ends at or after it.
+    fn contain(&self, span: (usize, usize)) -> bool {
+        let n = self.starts.partition_point(|&s| s <= span.0);
+        n > 0 && self.max_end[n - 1] >= span.1
+    }
+}
+
 /// A regex match: the whole match and the secret group's span (byte ranges).
 struct Match {
     whole: (usize, usize),
@@ -191,21 +241,19 @@ struct Match {
 /// rule's own while its matches are considered).
 #[derive(Default)]
 struct Exclusions {
-    global: Option<Vec<(usize, usize)>>,
-    rule: Option<(usize, Vec<(usize, usize)>)>,
+    global: Option<Blocks>,
+    rule: Option<(usize, Blocks)>,
 }
 
 impl Exclusions {
     /// `true` when the secret `span` found by rule `ri` lies wholly inside an exclude block
     /// (Trivy's test: block start <= secret start and secret end <= block end).
     fn covers(&mut self, s: &Scanner, ri: usize, content: &[u8], span: (usize, usize)) -> bool {
-        let inside =
-            |blocks: &[(usize, usize)]| blocks.iter().any(|&(bs, be)| bs <= span.0 && span.1 <= be);
         if !s.exclude.is_empty()
-            && inside(
-                self.global
-                    .get_or_insert_with(|| rules::blocks(&s.exclude, content)),
-            )
+            && self
+                .global
+                .get_or_insert_with(|| Blocks::new(rules::blocks(&s.exclude, content)))
+                .contain(span)
         {
             return true;
         }
@@ -214,9 +262,9 @@ impl Exclusions {
             return false;
         }
         if self.rule.as_ref().is_none_or(|(r, _)| *r != ri) {
-            self.rule = Some((ri, rules::blocks(own, content)));
+            self.rule = Some((ri, Blocks::new(rules::blocks(own, content))));
         }
-        self.rule.as_ref().is_some_and(|(_, b)| inside(b))
+        self.rule.as_ref().is_some_and(|(_, b)| b.contain(span))
     }
 }
 
@@ -236,4 +284,35 @@ fn trim_ws(content: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
         end -= 1;
     }
     (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_is_tested_against_the_neighbour_only() {
+        let mut f = Found::default();
+        for (s, e) in [(0, 5), (10, 20), (30, 31)] {
+            assert!(!f.overlaps((s, e)));
+            f.spans.insert(s, e);
+        }
+        assert!(f.overlaps((4, 6)));
+        assert!(f.overlaps((19, 40)));
+        assert!(f.overlaps((12, 13)));
+        assert!(f.overlaps((0, 100)));
+        assert!(!f.overlaps((5, 10)));
+        assert!(!f.overlaps((20, 30)));
+        assert!(!f.overlaps((31, 50)));
+    }
+
+    #[test]
+    fn blocks_contain_spans_inside_any_block() {
+        let b = Blocks::new(vec![(50, 60), (0, 100), (200, 210)]);
+        assert!(b.contain((10, 90)));
+        assert!(b.contain((201, 209)));
+        assert!(!b.contain((95, 105)));
+        assert!(!b.contain((150, 160)));
+        assert!(!Blocks::new(Vec::new()).contain((0, 1)));
+    }
 }
