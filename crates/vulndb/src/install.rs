@@ -3,9 +3,10 @@
 //! half-written DB, and a reader never sees one.
 //!
 //! The archive is streamed (never held in memory) through a [`DigestReader`] (which checks the
-//! manifest's digest when given one) into a [`StagedDir`] next to the destination; then the
-//! digest, the schema version and the DB itself are checked; only then does the staged
-//! directory replace the old one, in the one atomic swap of `sightline_image::artifact`.
+//! manifest's digest and size when given them) into a file of a [`StagedDir`] next to the
+//! destination; only a verified archive is unpacked (within [`MAX_UNPACKED_BYTES`]); then the
+//! schema version and the DB itself are checked; only then does the staged directory replace
+//! the old one, in the one atomic swap of `sightline_image::artifact`.
 //! Readers holding the old `trivy.db` open keep reading it (its pages stay mapped) until they
 //! reopen.
 
@@ -17,6 +18,14 @@ use chrono::{DateTime, Utc};
 use sightline_image::artifact::{BlobMismatch, DigestReader, FsError, SingleLayer, StagedDir};
 
 use crate::{DbError, Metadata, VulnDb, METADATA_FILE};
+
+/// Most bytes an archive may unpack to (trivy.db is about 1 GiB, trivy-java.db about 2 GiB
+/// unpacked): a gzip bomb stops here instead of filling the disk.
+pub const MAX_UNPACKED_BYTES: u64 = 16 << 30;
+
+/// The verified archive inside the staged directory while it is unpacked (removed before
+/// the directory is swapped in).
+const DOWNLOAD_FILE: &str = ".archive.tar.gz";
 
 /// Media type of the config blob of trivy-db and trivy-java-db artifacts.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.aquasec.trivy.config.v1+json";
@@ -134,6 +143,14 @@ pub enum InstallError {
         /// Computed digest.
         actual: String,
     },
+    /// The archive unpacks to more than [`MAX_UNPACKED_BYTES`].
+    #[error("{source_name}: the archive unpacks to more than {limit} bytes, over the DB unpacked-size limit (a damaged or hostile archive)")]
+    TooLarge {
+        /// Where the archive came from.
+        source_name: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A required file is missing from the archive.
     #[error("{source_name}: the archive has no {file} (expected {expected})")]
     MissingFile {
@@ -207,6 +224,27 @@ pub fn install_archive<R: Read>(
     now: DateTime<Utc>,
     source: Option<&crate::update::DbSource>,
 ) -> Result<Installed, InstallError> {
+    install_archive_within(
+        archive,
+        cache_dir,
+        kind,
+        source_name,
+        now,
+        source,
+        MAX_UNPACKED_BYTES,
+    )
+}
+
+/// [`install_archive`] with the unpacked-size limit given.
+fn install_archive_within<R: Read>(
+    archive: &mut DigestReader<R>,
+    cache_dir: &Path,
+    kind: DbKind,
+    source_name: &str,
+    now: DateTime<Utc>,
+    source: Option<&crate::update::DbSource>,
+    max_unpacked: u64,
+) -> Result<Installed, InstallError> {
     let dest = kind.dir(cache_dir);
     let staged = StagedDir::create(&dest)?;
     let tmp = staged.path();
@@ -222,10 +260,27 @@ pub fn install_archive<R: Read>(
             reason: e.to_string(),
         },
     };
+    // First the whole blob, verified (digest and declared size) as it is written: nothing of
+    // a tampered download is ever unpacked.
+    let download = tmp.join(DOWNLOAD_FILE);
+    {
+        let file = fs::File::create(&download).map_err(|e| io_err(&download, e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        io::copy(archive, &mut out).map_err(archive_err)?;
+        out.into_inner()
+            .map_err(|e| io_err(&download, e.into_error()))?;
+    }
+    let digest = archive.digest();
     let (mut have_db, mut have_meta) = (false, false);
     {
-        let gz = flate2::read::GzDecoder::new(&mut *archive);
+        let file = fs::File::open(&download).map_err(|e| io_err(&download, e))?;
+        let gz = flate2::read::GzDecoder::new(io::BufReader::with_capacity(1 << 20, file));
         let mut tar = tar::Archive::new(gz);
+        let mut unpacked: u64 = 0;
+        let too_large = || InstallError::TooLarge {
+            source_name: source_name.to_string(),
+            limit: max_unpacked,
+        };
         for entry in tar.entries().map_err(archive_err)? {
             let mut entry = entry.map_err(archive_err)?;
             let ty = entry.header().entry_type();
@@ -244,9 +299,18 @@ pub fn install_archive<R: Read>(
                 tracing::debug!("{source_name}: ignoring archive entry {name}");
                 continue;
             };
+            if unpacked.saturating_add(entry.size()) > max_unpacked {
+                return Err(too_large());
+            }
             let file = fs::File::create(&target).map_err(|e| io_err(&target, e))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            io::copy(&mut entry, &mut out).map_err(archive_err)?;
+            let room = max_unpacked - unpacked;
+            let written =
+                io::copy(&mut (&mut entry).take(room + 1), &mut out).map_err(archive_err)?;
+            if written > room {
+                return Err(too_large());
+            }
+            unpacked += written;
             out.into_inner()
                 .map_err(|e| io_err(&target, e.into_error()))?;
         }
@@ -254,9 +318,7 @@ pub fn install_archive<R: Read>(
         let mut gz = tar.into_inner();
         io::copy(&mut gz, &mut io::sink()).map_err(archive_err)?;
     }
-    // Whatever follows the gzip member is part of the blob and of its digest.
-    archive.drain().map_err(archive_err)?;
-    let digest = archive.digest();
+    fs::remove_file(&download).map_err(|e| io_err(&download, e))?;
     let expected_files = format!("{} and {METADATA_FILE}", kind.db_file());
     if !have_db {
         return Err(InstallError::MissingFile {
@@ -472,6 +534,51 @@ mod tests {
             e.to_string().contains("digest mismatch: the manifest says"),
             "{e}"
         );
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "nothing left");
+    }
+
+    /// A tampered download is refused before anything of it is unpacked: a corrupt archive
+    /// under a wrong digest is a digest mismatch (before, it was unpacked first and failed
+    /// as a corrupt archive).
+    #[test]
+    fn a_tampered_archive_is_never_unpacked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut blob = fixture_archive(tmp.path());
+        blob.truncate(blob.len() / 2);
+        let cache = tmp.path().join("cache");
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let e = install_archive(
+            &mut DigestReader::verifying(blob.as_slice(), &wrong, None),
+            &cache,
+            DbKind::Vuln,
+            "test",
+            Utc::now(),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(&e, InstallError::DigestMismatch { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_unpacked_size_is_capped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blob = fixture_archive(tmp.path());
+        let cache = tmp.path().join("cache");
+        let e = install_archive_within(
+            &mut DigestReader::new(blob.as_slice()),
+            &cache,
+            DbKind::Vuln,
+            "test",
+            Utc::now(),
+            None,
+            1024,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, InstallError::TooLarge { limit: 1024, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("unpacked-size limit"), "{e}");
         assert_eq!(fs::read_dir(&cache).unwrap().count(), 0, "nothing left");
     }
 }
