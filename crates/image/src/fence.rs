@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn reads_stop_at_the_fence_until_moved() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let f = FencedReader::new(&data[..], 10);
         let mut buf = [0u8; 64];
         assert_eq!((&f).read(&mut buf).unwrap(), 10);
