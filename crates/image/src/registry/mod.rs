@@ -184,17 +184,8 @@ pub(crate) async fn fetch(
             media_type: desc.media_type.clone(),
             size: desc.size,
         });
-        let oci_desc = OciDescriptor {
-            media_type: desc.media_type.clone(),
-            digest: desc.digest.clone(),
-            size: i64::try_from(desc.size).unwrap_or(i64::MAX),
-            // Foreign-layer URLs are never followed: a manifest must not make the scanner
-            // reach arbitrary hosts (from inside a cluster, that is a request forgery).
-            urls: None,
-            ..Default::default()
-        };
         plans.push((
-            oci_desc,
+            layer_request(desc),
             LayerCtx {
                 index: i,
                 label,
@@ -261,6 +252,20 @@ pub(crate) async fn fetch(
     Ok(Image { meta, rootfs })
 }
 
+/// What `oci-client` is asked for a layer: the registry's blob only. Foreign-layer `urls`
+/// are never passed on (`oci-client` would follow them when the registry has no such blob):
+/// a manifest must not make the scanner reach arbitrary hosts, which from inside a cluster
+/// is a request forgery.
+fn layer_request(desc: &crate::manifest::Descriptor) -> OciDescriptor {
+    OciDescriptor {
+        media_type: desc.media_type.clone(),
+        digest: desc.digest.clone(),
+        size: i64::try_from(desc.size).unwrap_or(i64::MAX),
+        urls: None,
+        ..Default::default()
+    }
+}
+
 /// Downloads a small blob (the config) within its declared `size`, which the caller has
 /// checked against the limits: the registry cannot make it larger, and its digest is checked.
 async fn pull_small_blob(
@@ -302,4 +307,29 @@ async fn pull_small_blob(
         });
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_layer_urls_are_not_followed() {
+        let manifest = br#"{"schemaVersion":2,
+            "mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,
+              "digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111"},
+            "layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+              "size":1234,"urls":["http://169.254.169.254/latest/meta-data/"],
+              "digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222"}]}"#;
+        let Manifest::Image { layers, .. } = Manifest::parse(manifest, "m").unwrap() else {
+            panic!("an image manifest");
+        };
+        let request = layer_request(&layers[0]);
+        assert_eq!(request.urls, None);
+        assert_eq!(
+            (request.size, request.digest.as_str()),
+            (1234, layers[0].digest.as_str())
+        );
+    }
 }
