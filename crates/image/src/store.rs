@@ -12,6 +12,9 @@ use crate::ImageError;
 /// Manifests, indexes and configs larger than this are refused (they are a few KiB).
 const MAX_METADATA_SIZE: u64 = 32 << 20;
 
+/// Most members of an image archive (a docker-archive has two or three per layer).
+const MAX_ARCHIVE_MEMBERS: usize = 100_000;
+
 /// Where the files of a local image live.
 #[derive(Debug, Clone)]
 pub(crate) enum Store {
@@ -37,8 +40,19 @@ impl Store {
         let mut archive = tar::Archive::new(BufReader::new(file));
         let mut members = HashMap::new();
         let mut links: Vec<(String, String, bool)> = Vec::new();
-        for entry in archive.entries_with_seek().map_err(corrupt)? {
+        for (count, entry) in archive.entries_with_seek().map_err(corrupt)?.enumerate() {
             let entry = entry.map_err(corrupt)?;
+            if count >= MAX_ARCHIVE_MEMBERS {
+                return Err(crate::limits::exceeded(
+                    format!("archive {shown}"),
+                    format!("it has more than {MAX_ARCHIVE_MEMBERS} members"),
+                    format!("limit of {MAX_ARCHIVE_MEMBERS} members of an image archive"),
+                    None,
+                ));
+            }
+            if entry.path_bytes().len() > crate::limits::MAX_PATH_LEN {
+                continue; // never addressed by a manifest we accept
+            }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let Ok(name) = normalize_entry_path(&raw) else {
                 continue; // never addressed by a manifest we accept
@@ -157,5 +171,30 @@ impl Store {
             .read_to_end(&mut buf)
             .map_err(|e| ImageError::io(self.describe(name), e))?;
         Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archives_with_too_many_members_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("many.tar");
+        let mut b = tar::Builder::new(std::io::BufWriter::new(File::create(&path).unwrap()));
+        for i in 0..=MAX_ARCHIVE_MEMBERS {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o644);
+            b.append_data(&mut h, format!("m{i}"), std::io::empty())
+                .unwrap();
+        }
+        b.into_inner().unwrap();
+        let e = Store::open_tar(&path).unwrap_err();
+        assert!(
+            matches!(e, ImageError::LimitExceeded { .. }) && e.to_string().contains("100000"),
+            "{e}"
+        );
     }
 }
