@@ -368,7 +368,7 @@ fn write_files(dir: &Path, objects: &[Value]) -> Vec<(PathBuf, String)> {
             let mut text = String::new();
             for o in chunk {
                 text.push_str("---\n");
-                text.push_str(&serde_yaml::to_string(o).unwrap());
+                text.push_str(&serde_norway::to_string(o).unwrap());
             }
             let p = dir.join(format!("workloads-{i:04}.yaml"));
             std::fs::write(&p, &text).unwrap();

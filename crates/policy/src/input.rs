@@ -1,7 +1,7 @@
 //! Kubernetes manifests to objects: YAML (multi-document, `kind: List`) or JSON.
 //!
-//! Values come from serde_yaml; source positions come from a second, event-level pass
-//! (yaml-rust2 markers), because serde_yaml has none. Every mapping of an object gets a
+//! Values come from serde_norway; source positions come from a second, event-level pass
+//! (yaml-rust2 markers), because serde_norway has none. Every mapping of an object gets a
 //! `__defsec_metadata: {startline, endline}` entry — the same convention Trivy uses, so
 //! checks (built-in or custom) hand any sub-object to `result.new(msg, cause)` and the
 //! result points at its lines.
@@ -89,7 +89,7 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<K8sObject>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotText)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut values = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
+    for doc in serde_norway::Deserializer::from_str(text) {
         let v = Value::deserialize(doc).map_err(|e| ParseError::Syntax(e.to_string()))?;
         values.push(v);
     }

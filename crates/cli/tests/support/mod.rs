@@ -114,7 +114,7 @@ pub fn fixture_advisories() -> BTreeMap<String, BTreeMap<String, Vec<FixtureAdvi
     let mut out: BTreeMap<String, BTreeMap<String, Vec<FixtureAdvisory>>> = BTreeMap::new();
     for f in ["debian-12.yaml", "alpine-3.23.yaml"] {
         let text = std::fs::read_to_string(shared_testdata().join("vulndb").join(f)).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         for top in doc.as_sequence().unwrap() {
             let platform = top["bucket"].as_str().unwrap();
             if platform == "vulnerability" || platform == "data-source" {
