@@ -124,8 +124,9 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<K8sObject>, ParseError> {
 fn object(value: Value) -> K8sObject {
     let mut o = K8sObject::from_value(value);
     if let Some(m) = o.value.get(META_KEY) {
-        o.start_line = m["startline"].as_u64().unwrap_or(0) as usize;
-        o.end_line = m["endline"].as_u64().unwrap_or(0) as usize;
+        let line = |k: &str| m[k].as_u64().and_then(|n| usize::try_from(n).ok());
+        o.start_line = line("startline").unwrap_or(0);
+        o.end_line = line("endline").unwrap_or(0);
     }
     o
 }

@@ -370,7 +370,7 @@ pub fn sightline_measured(args: &[&str]) -> Measured {
         .map(|x| x.parse().unwrap())
         .collect();
     let run = Run {
-        code: f[1] as i32,
+        code: i32::try_from(f[1]).expect("an exit code"),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
@@ -381,7 +381,7 @@ pub fn sightline_measured(args: &[&str]) -> Measured {
     );
     Measured {
         run,
-        max_rss_kib: f[0] as u64,
+        max_rss_kib: u64::try_from(f[0]).expect("a peak RSS"),
         wall,
     }
 }
