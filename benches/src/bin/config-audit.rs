@@ -236,20 +236,16 @@ fn main() {
     );
 }
 
-/// Restricts this process to its first allowed CPU.
+/// Restricts this process to its first allowed CPU (unchanged when affinity cannot be read).
 fn pin_to_one_core() {
-    // SAFETY: cpu_set_t is plain data; sched_{get,set}affinity fill/read it for this process.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return;
-        }
-        let first = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set));
-        if let Some(c) = first {
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(c, &mut one);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-        }
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let Ok(set) = sched_getaffinity(None) else {
+        return;
+    };
+    if let Some(c) = (0..CpuSet::MAX_CPU).find(|&c| set.is_set(c)) {
+        let mut one = CpuSet::new();
+        one.set(c);
+        let _ = sched_setaffinity(None, &one);
     }
 }
 

@@ -1073,8 +1073,7 @@ fn cpu_s(pid: u32) -> f64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
         + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let hz = rustix::param::clock_ticks_per_second().max(1) as f64;
     ticks as f64 / hz
 }
 
@@ -1325,8 +1324,9 @@ impl Drop for JobWatch {
         self.stop.store(true, Ordering::SeqCst);
         let pid = self.pid.load(Ordering::SeqCst);
         if pid > 0 {
-            // SAFETY: signalling the kubectl child this watch started.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+            }
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
