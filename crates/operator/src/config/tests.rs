@@ -121,7 +121,8 @@ fn go_durations_and_globs() {
 
 #[test]
 fn an_overflowing_scan_job_timeout_is_a_config_error_naming_its_key() {
-    for v in ["99999999999999999999999h", "9223372037s", &"9".repeat(400)] {
+    let huge = format!("{}s", "9".repeat(400));
+    for v in ["99999999999999999999999h", "9223372037s", &huge] {
         let e =
             OperatorConfig::from_yaml(&format!("operator: {{scanJobTimeout: '{v}'}}")).unwrap_err();
         assert_eq!(e.key, "operator.scanJobTimeout", "{v}");
