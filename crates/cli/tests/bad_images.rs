@@ -213,7 +213,7 @@ fn an_overflowing_timeout_is_a_usage_error_naming_the_flag() {
         "-5s",
         "NaN",
     ] {
-        let run = sightline(&["image", "--timeout", bad, "debian:12"]);
+        let run = sightline(&["image", &format!("--timeout={bad}"), "debian:12"]);
         assert_eq!(run.code, 2, "--timeout {bad}: {}", run.stderr);
         assert!(
             run.stderr.contains("--timeout"),
