@@ -311,7 +311,7 @@ fn generate(templates: &[Value], n: usize) -> Vec<Value> {
                 for key in ["containers", "initContainers"] {
                     let Some(cs) = spec.get_mut(key).and_then(Value::as_array_mut) else { continue };
                     for c in cs.iter_mut().filter(|c| c.is_object()) {
-                        c["image"] = json!(images[(next() % images.len() as u64) as usize]);
+                        c["image"] = json!(images[usize::try_from(next() % images.len() as u64).expect("below a usize length")]);
                         match next() % 4 {
                             0 => c["securityContext"] = json!({"allowPrivilegeEscalation": false,
                                 "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}),

@@ -377,7 +377,9 @@ fn rematch_and_churn(r: &Runner, cache: &Path, values: &Path) -> bool {
         &Default::default(),
         sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
     );
-    let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) as usize;
+    // Past usize (not on 64-bit) `text.get(offset..)` below is simply empty.
+    let offset = usize::try_from(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0))
+        .unwrap_or(usize::MAX);
     let cpu0 = cpu_s(pid);
     let status = Command::new(r.bin)
         .args(["db", "update", "--force", "--cache-dir"])
