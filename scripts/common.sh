@@ -13,6 +13,17 @@ ensure_cargo() {
   command -v cargo >/dev/null || { echo "error: cargo not found (install Rust via rustup)" >&2; exit 1; }
 }
 
+# cargo-deny, pinned: the supply-chain gate (deny.toml). Installed from crates.io with its own
+# lock file when missing or at another version (~5 min on 2 cores, once per machine).
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  ensure_cargo
+  if [ "$(cargo deny --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (one time)"
+    cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
+  fi
+}
+
 # Real test images and registries (installs its apt packages on first use).
 start_registries() {
   "$SHARED/scripts/test-images.sh" build

@@ -2,7 +2,8 @@
 # All tests, against the real parts: local OCI registries with real images
 # (shared/scripts/test-images.sh), the real advisory data in shared/testdata, and the real
 # Kubernetes cluster (shared/scripts/k8s-cluster.sh) for the operator tests.
-# Also the lint gate: rustfmt and clippy with warnings denied.
+# Also the lint gate: rustfmt and clippy with warnings denied, and the supply-chain gate
+# (cargo deny: licenses, duplicate versions, sources; see deny.toml).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 ensure_cargo
@@ -24,6 +25,9 @@ for crate in version vulndb image inventory detect secrets policy scan report; d
     exit 1
   fi
 done
+log "supply chain: cargo deny (licenses, duplicate versions, sources; advisories: scripts/audit.sh)"
+ensure_cargo_deny
+cargo deny --log-level error check licenses bans sources
 log "clippy"
 cargo clippy -q --workspace --all-targets --all-features -- -D warnings
 log "tests"

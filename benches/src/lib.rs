@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+#[allow(unsafe_code)]
+mod sys;
+pub use sys::wait_rusage;
+
 /// Wall time and peak resident set size of one child process run.
 #[derive(Debug, Clone, Copy)]
 pub struct Measured {
@@ -58,23 +62,6 @@ pub fn measure(cmd: &mut Command, stdout_to: Option<&Path>) -> Measured {
         wall: Duration::from_nanos(f[1]),
         max_rss_kib: f[0],
     }
-}
-
-/// Waits for `child` with `wait4`, returning its exit code and peak RSS in KiB.
-pub fn wait_rusage(child: std::process::Child) -> (u64, u64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    std::mem::forget(child); // already reaped by wait4
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status) as u64
-    } else {
-        128 + libc::WTERMSIG(status) as u64
-    };
-    (code, usage.ru_maxrss as u64)
 }
 
 /// The median of `runs` runs of `f`.

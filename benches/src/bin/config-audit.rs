@@ -236,20 +236,16 @@ fn main() {
     );
 }
 
-/// Restricts this process to its first allowed CPU.
+/// Restricts this process to its first allowed CPU (unchanged when affinity cannot be read).
 fn pin_to_one_core() {
-    // SAFETY: cpu_set_t is plain data; sched_{get,set}affinity fill/read it for this process.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return;
-        }
-        let first = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set));
-        if let Some(c) = first {
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(c, &mut one);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-        }
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let Ok(set) = sched_getaffinity(None) else {
+        return;
+    };
+    if let Some(c) = (0..CpuSet::MAX_CPU).find(|&c| set.is_set(c)) {
+        let mut one = CpuSet::new();
+        one.set(c);
+        let _ = sched_setaffinity(None, &one);
     }
 }
 
@@ -315,7 +311,7 @@ fn generate(templates: &[Value], n: usize) -> Vec<Value> {
                 for key in ["containers", "initContainers"] {
                     let Some(cs) = spec.get_mut(key).and_then(Value::as_array_mut) else { continue };
                     for c in cs.iter_mut().filter(|c| c.is_object()) {
-                        c["image"] = json!(images[(next() % images.len() as u64) as usize]);
+                        c["image"] = json!(images[usize::try_from(next() % images.len() as u64).expect("below a usize length")]);
                         match next() % 4 {
                             0 => c["securityContext"] = json!({"allowPrivilegeEscalation": false,
                                 "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}),
@@ -368,7 +364,7 @@ fn write_files(dir: &Path, objects: &[Value]) -> Vec<(PathBuf, String)> {
             let mut text = String::new();
             for o in chunk {
                 text.push_str("---\n");
-                text.push_str(&serde_yaml::to_string(o).unwrap());
+                text.push_str(&serde_norway::to_string(o).unwrap());
             }
             let p = dir.join(format!("workloads-{i:04}.yaml"));
             std::fs::write(&p, &text).unwrap();

@@ -377,7 +377,9 @@ fn rematch_and_churn(r: &Runner, cache: &Path, values: &Path) -> bool {
         &Default::default(),
         sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
     );
-    let offset = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) as usize;
+    // Past usize (not on 64-bit) `text.get(offset..)` below is simply empty.
+    let offset = usize::try_from(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0))
+        .unwrap_or(usize::MAX);
     let cpu0 = cpu_s(pid);
     let status = Command::new(r.bin)
         .args(["db", "update", "--force", "--cache-dir"])
@@ -1073,8 +1075,7 @@ fn cpu_s(pid: u32) -> f64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
         + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let hz = rustix::param::clock_ticks_per_second().max(1) as f64;
     ticks as f64 / hz
 }
 
@@ -1325,8 +1326,9 @@ impl Drop for JobWatch {
         self.stop.store(true, Ordering::SeqCst);
         let pid = self.pid.load(Ordering::SeqCst);
         if pid > 0 {
-            // SAFETY: signalling the kubectl child this watch started.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+            }
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();

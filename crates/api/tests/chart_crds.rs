@@ -70,7 +70,7 @@ fn chart_files_parse_back_into_the_generated_crds() {
         .collect();
     for (name, text) in checked_in() {
         let parsed: CustomResourceDefinition =
-            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(Some(&parsed), generated.get(&name), "{name}");
     }
 }

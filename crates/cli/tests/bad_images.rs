@@ -202,3 +202,30 @@ async fn layer_corrupted_in_transit_is_a_digest_error() {
         run.stderr
     );
 }
+
+#[test]
+fn an_overflowing_timeout_is_a_usage_error_naming_the_flag() {
+    // Each of these once reached `Duration::from_secs_f64` and panicked (or was accepted).
+    for bad in [
+        "1e30",
+        "99999999999999999999999h",
+        &"9".repeat(400),
+        "-5s",
+        "NaN",
+    ] {
+        let run = sightline(&["image", &format!("--timeout={bad}"), "debian:12"]);
+        assert_eq!(run.code, 2, "--timeout {bad}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--timeout"),
+            "--timeout {bad}: {}",
+            run.stderr
+        );
+    }
+    let run = sightline(&[
+        "image",
+        "--timeout",
+        "99999999999999999999999h",
+        "debian:12",
+    ]);
+    assert!(run.stderr.contains("at most"), "{}", run.stderr);
+}

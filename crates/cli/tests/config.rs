@@ -135,7 +135,7 @@ fn shared_manifests_stable_json() {
     for r in results {
         let listed = r["Misconfigurations"].as_array().map_or(0, |a| a.len());
         assert_eq!(
-            r["MisconfSummary"]["Failures"].as_u64().unwrap() as usize,
+            usize::try_from(r["MisconfSummary"]["Failures"].as_u64().unwrap()).unwrap(),
             listed,
             "{}",
             r["Target"]

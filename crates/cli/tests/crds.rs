@@ -39,9 +39,9 @@ fn prints_the_chart_crds_as_one_stream() {
         .map(|t| format!("---\n{t}"))
         .collect();
     assert_eq!(stdout, want);
-    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&stdout)
+    let kinds: Vec<String> = serde_norway::Deserializer::from_str(&stdout)
         .map(|doc| {
-            let v = <serde_yaml::Value as serde::Deserialize>::deserialize(doc).unwrap();
+            let v = <serde_norway::Value as serde::Deserialize>::deserialize(doc).unwrap();
             v["spec"]["names"]["kind"].as_str().unwrap().to_string()
         })
         .collect();

@@ -212,7 +212,7 @@ fn operator_scans_running_digests_once_and_writes_reports() {
     assert!(want.len() > 100, "the CLI finds the bookworm-curl findings");
     assert_eq!(vulns_of(&vr), want);
     let total = summary_total(&vr);
-    assert_eq!(total as usize, want.len());
+    assert_eq!(usize::try_from(total).unwrap(), want.len());
     // The seed's command works as written.
     let cols = c.kubectl(&[
         "get",

@@ -1,7 +1,7 @@
 //! Kubernetes manifests to objects: YAML (multi-document, `kind: List`) or JSON.
 //!
-//! Values come from serde_yaml; source positions come from a second, event-level pass
-//! (yaml-rust2 markers), because serde_yaml has none. Every mapping of an object gets a
+//! Values come from serde_norway; source positions come from a second, event-level pass
+//! (yaml-rust2 markers), because serde_norway has none. Every mapping of an object gets a
 //! `__defsec_metadata: {startline, endline}` entry — the same convention Trivy uses, so
 //! checks (built-in or custom) hand any sub-object to `result.new(msg, cause)` and the
 //! result points at its lines.
@@ -89,7 +89,7 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<K8sObject>, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotText)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut values = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
+    for doc in serde_norway::Deserializer::from_str(text) {
         let v = Value::deserialize(doc).map_err(|e| ParseError::Syntax(e.to_string()))?;
         values.push(v);
     }
@@ -124,8 +124,9 @@ pub fn parse_documents(bytes: &[u8]) -> Result<Vec<K8sObject>, ParseError> {
 fn object(value: Value) -> K8sObject {
     let mut o = K8sObject::from_value(value);
     if let Some(m) = o.value.get(META_KEY) {
-        o.start_line = m["startline"].as_u64().unwrap_or(0) as usize;
-        o.end_line = m["endline"].as_u64().unwrap_or(0) as usize;
+        let line = |k: &str| m[k].as_u64().and_then(|n| usize::try_from(n).ok());
+        o.start_line = line("startline").unwrap_or(0);
+        o.end_line = line("endline").unwrap_or(0);
     }
     o
 }

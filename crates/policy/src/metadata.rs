@@ -156,7 +156,7 @@ pub fn from_annotations(source: &str) -> Result<Option<CheckMetadata>, MetadataE
     }
     let Some(lines) = block else { return Ok(None) };
     let yaml = lines.join("\n");
-    let ann: Annotation = serde_yaml::from_str(&yaml)
+    let ann: Annotation = serde_norway::from_str(&yaml)
         .map_err(|e| MetadataError(format!("invalid # METADATA block: {e}")))?;
     let Some(custom) = ann.custom else {
         return Ok(None);

@@ -168,7 +168,7 @@ impl CheckSet {
 
     /// Adds a data document (JSON or YAML text).
     pub fn add_data(&mut self, name: &str, text: &str) -> Result<&mut Self, SourceError> {
-        let v: serde_json::Value = serde_yaml::from_str(text).map_err(|e| SourceError::Data {
+        let v: serde_json::Value = serde_norway::from_str(text).map_err(|e| SourceError::Data {
             path: name.to_string(),
             reason: e.to_string(),
         })?;

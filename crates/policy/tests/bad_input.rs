@@ -93,7 +93,7 @@ fn huge_documents() {
         .collect();
     let d = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "big"},
         "spec": {"template": {"spec": {"containers": containers}}}});
-    let text = serde_yaml::to_string(&d).unwrap();
+    let text = serde_norway::to_string(&d).unwrap();
     let objs = parse_documents(text.as_bytes()).unwrap();
     let start = Instant::now();
     let results = support::engine().evaluate(&objs[0].value);

@@ -18,10 +18,13 @@ fn config_audit_and_rbac_reports_from_real_manifests() {
     let data = config_audit_report(&rows, now);
     let failed: Vec<_> = results.iter().filter(|r| r.failed()).collect();
     let count = |sev: &str| {
-        failed
-            .iter()
-            .filter(|r| r.check.severity.as_str() == sev)
-            .count() as u32
+        u32::try_from(
+            failed
+                .iter()
+                .filter(|r| r.check.severity.as_str() == sev)
+                .count(),
+        )
+        .unwrap()
     };
     assert_eq!(data.summary.critical_count, count("CRITICAL"));
     assert_eq!(data.summary.high_count, count("HIGH"));

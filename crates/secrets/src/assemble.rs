@@ -15,7 +15,7 @@ use crate::{Scanner, SecretsError, BUILTIN_RULES_YAML, DEFAULT_MAX_FILE_SIZE};
 fn builtin_parts() -> &'static (Vec<Rule>, Vec<AllowRule>) {
     static PARTS: OnceLock<(Vec<Rule>, Vec<AllowRule>)> = OnceLock::new();
     PARTS.get_or_init(|| {
-        let file: ConfigFile = serde_yaml::from_str(BUILTIN_RULES_YAML)
+        let file: ConfigFile = serde_norway::from_str(BUILTIN_RULES_YAML)
             .unwrap_or_else(|e| panic!("rules/builtin.yaml is invalid: {e}"));
         let rules = file
             .rules
@@ -65,7 +65,7 @@ impl Scanner {
         let file: ConfigFile = if yaml.trim().is_empty() {
             ConfigFile::default()
         } else {
-            serde_yaml::from_str(yaml).map_err(|e| err(e.to_string()))?
+            serde_norway::from_str(yaml).map_err(|e| err(e.to_string()))?
         };
         let (builtin_rules, builtin_allow) = builtin_parts();
         let known = |id: &str| builtin_rules.iter().any(|r| r.id == id);

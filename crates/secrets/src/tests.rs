@@ -91,7 +91,7 @@ struct RuleCases {
 }
 
 fn cases() -> BTreeMap<String, RuleCases> {
-    serde_yaml::from_str(include_str!("../testdata/rule-cases.yaml")).unwrap()
+    serde_norway::from_str(include_str!("../testdata/rule-cases.yaml")).unwrap()
 }
 
 /// The text with the secret range replaced by `*` (newlines kept), split in lines.
@@ -799,7 +799,7 @@ fn line_plans_keep_look_around_at_region_edges() {
     ];
     for (p, keyword) in patterns {
         for keywords in [vec![], vec![keyword]] {
-            let def: config::RuleDef = serde_yaml::from_str(&format!(
+            let def: config::RuleDef = serde_norway::from_str(&format!(
                 "{{id: t, category: c, title: t, severity: LOW, regex: '{}', keywords: {keywords:?}}}",
                 p.replace('\'', "''")
             ))
@@ -881,10 +881,10 @@ fn findings_carry_the_byte_offset_of_the_secret() {
     // Serialized like Trivy's `Offset int json:",omitempty"`: absent when 0.
     let at_zero = s.scan("app/x", token.as_bytes());
     assert_eq!(at_zero[0].offset, 0);
-    assert!(!serde_yaml::to_string(&at_zero[0])
+    assert!(!serde_norway::to_string(&at_zero[0])
         .unwrap()
         .contains("Offset"));
-    let yaml = serde_yaml::to_string(&f[0]).unwrap();
+    let yaml = serde_norway::to_string(&f[0]).unwrap();
     assert!(yaml.contains(&format!("Offset: {}", f[0].offset)), "{yaml}");
 }
 

@@ -234,8 +234,9 @@ pub fn restart_api_server(c: &Cluster) {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     // SIGKILL: an abrupt loss (a graceful stop drains watches for over a minute).
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    if let Some(p) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+    }
     let start = Instant::now();
     while Path::new(&format!("/proc/{pid}")).exists() && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(100));
@@ -246,7 +247,7 @@ pub fn restart_api_server(c: &Cluster) {
         .create(true)
         .open(state.join("logs/kube-apiserver.log"))
         .expect("the API server's log");
-    cloexec_inherited_fds();
+    crate::sys::cloexec_inherited_fds();
     let child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -269,30 +270,6 @@ pub fn restart_api_server(c: &Cluster) {
             .trim(),
         start.elapsed().as_secs_f64()
     );
-}
-
-/// Marks every descriptor this process holds beyond stdio close-on-exec, so that a daemon
-/// it starts keeps none of them: a test run under `flock /tmp/sightline-cluster.lock` inherits
-/// the lock's descriptor, and an API server started with it would hold the cluster lock for
-/// its whole life.
-fn cloexec_inherited_fds() {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<i32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    for fd in fds {
-        // SAFETY: fcntl(2) only reads and sets the descriptor's flags; on a descriptor that
-        // is not open (the listing's own) it fails without effect.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-            }
-        }
-    }
 }
 
 /// The sum of a VulnerabilityReport's `.report.summary` counts.

@@ -13,6 +13,8 @@ pub mod operator;
 pub mod paths;
 pub mod publish;
 pub mod registry;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod wait;
 
 pub use cluster::{cluster, restart_api_server, summary_total, Cluster};

@@ -138,8 +138,10 @@ impl Operator {
     pub fn stop(&mut self) -> Duration {
         let start = Instant::now();
         if let Some(mut c) = self.child.take() {
-            // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-            unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_child(&c),
+                rustix::process::Signal::TERM,
+            );
             while start.elapsed() < Duration::from_secs(30) {
                 if c.try_wait().ok().flatten().is_some() {
                     return start.elapsed();

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use bbolt_rs::{Bolt, BucketRwApi, BucketRwImpl, DbApi, DbRwAPI, TxRwRefApi};
 use serde::ser::Error as _;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 use crate::metadata::{temp_path_for, write_metadata};
 use crate::{Metadata, DB_FILE};
@@ -55,7 +55,7 @@ pub enum FixtureError {
         path: PathBuf,
         /// The parse error.
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
     /// A fixture item is malformed (names the item's bucket path).
     #[error("fixture {path}: {reason}")]
@@ -195,13 +195,13 @@ fn load_file(path: &Path) -> Result<Vec<Node>, FixtureError> {
 
 #[derive(Debug)]
 enum ParseError {
-    Yaml(serde_yaml::Error),
+    Yaml(serde_norway::Error),
     Invalid(String),
 }
 
 /// Parses a fixture document into its top-level buckets (an empty document is no buckets).
 fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
-    let items: Option<Vec<RawItem>> = serde_yaml::from_str(text).map_err(ParseError::Yaml)?;
+    let items: Option<Vec<RawItem>> = serde_norway::from_str(text).map_err(ParseError::Yaml)?;
     let mut out = Vec::new();
     for (i, item) in items.unwrap_or_default().into_iter().enumerate() {
         let at = format!("top-level item {}", i + 1);

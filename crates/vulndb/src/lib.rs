@@ -39,6 +39,9 @@ pub mod fixture;
 pub mod synthetic;
 
 #[cfg(test)]
+// The tests craft corrupt BoltDB pages from small numbers and noise bytes: truncating casts
+// there are intended.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 mod tests;
 
 pub use db::{VulnDb, DEFAULT_LOCK_TIMEOUT};

@@ -28,8 +28,13 @@ impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    /// An index below `n`.
+    fn index(&mut self, n: usize) -> usize {
+        let n64 = u64::try_from(n).expect("a slice length fits u64");
+        usize::try_from(self.below(n64)).expect("below a usize")
+    }
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
+        items[self.index(items.len())]
     }
 }
 
@@ -173,7 +178,7 @@ pub fn write_synthetic_db(
                         adv["Severity"] = json!(r.below(5));
                     }
                     if fixed.is_empty() {
-                        adv["Status"] = json!([2, 5, 6][r.below(3) as usize]);
+                        adv["Status"] = json!([2, 5, 6][r.index(3)]);
                     }
                     if r.below(4) == 0 {
                         adv["VendorIDs"] = json!([format!("DSA-{}-1", 4000 + r.below(2000))]);
@@ -184,7 +189,7 @@ pub fn write_synthetic_db(
             let mut vb = tx.create_bucket_if_not_exists(b"vulnerability")?;
             for n in first_cve + 1..=cve {
                 let id = format!("CVE-{}-{}", 2005 + n % 21, 10000 + n);
-                let sev = ["LOW", "MEDIUM", "HIGH", "CRITICAL"][r.below(4) as usize];
+                let sev = ["LOW", "MEDIUM", "HIGH", "CRITICAL"][r.index(4)];
                 let detail = json!({
                     "Title": sentence(&mut r, 8),
                     "Description": sentence(&mut r, 90),

@@ -168,8 +168,8 @@ fn every_fixture_entry_reads_back_as_written() {
     let (_cache, db) = open_fixture();
     let mut checked = 0;
     for file in fixture::default_fixture_files() {
-        let doc: Vec<serde_yaml::Value> =
-            serde_yaml::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+        let doc: Vec<serde_norway::Value> =
+            serde_norway::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
         for top in doc {
             let bucket = top["bucket"].as_str().unwrap().to_string();
             if bucket == VULNERABILITY_BUCKET || bucket == DATA_SOURCE_BUCKET {
@@ -195,7 +195,7 @@ fn every_fixture_entry_reads_back_as_written() {
                     assert_eq!(a.status, Status::from_int(int("Status")));
                     let vendor: Vec<String> = v
                         .get("VendorIDs")
-                        .map(|x| serde_yaml::from_value(x.clone()).unwrap())
+                        .map(|x| serde_norway::from_value(x.clone()).unwrap())
                         .unwrap_or_default();
                     assert_eq!(a.vendor_ids, vendor);
                     checked += 1;

@@ -47,11 +47,18 @@ struct Walker<'a> {
 
 pub(crate) fn verify(file: &File, header: &Header) -> Result<VerifyStats, HeaderError> {
     let high_water = header.meta.pgid;
+    // The header check bounded pgid * page_size by the file's length; on a target where that
+    // does not fit usize the file cannot be mapped either.
+    let Ok(words) = usize::try_from(high_water.div_ceil(64)) else {
+        return corrupt(format!(
+            "{high_water} pages are more than this machine can address"
+        ));
+    };
     let mut w = Walker {
         file,
         page_size: header.page_size as u64,
         high_water,
-        seen: vec![0; (high_water as usize).div_ceil(64)],
+        seen: vec![0; words],
         stats: VerifyStats::default(),
     };
     w.tree(header.meta.root, 0, "root", Bounds::default())?;
@@ -97,7 +104,7 @@ impl Walker<'_> {
         let head = read_exact_at(
             self.file,
             pgid * self.page_size,
-            PAGE_HEADER_SIZE.min(self.page_size as usize),
+            PAGE_HEADER_SIZE.min(usize::try_from(self.page_size).unwrap_or(usize::MAX)),
         )?;
         let (id, overflow) = (u64_at(&head, 0), u64::from(u32_at(&head, 12)));
         if id != pgid {
@@ -109,7 +116,11 @@ impl Walker<'_> {
             ));
         }
         for p in pgid..=pgid + overflow {
-            let (word, bit) = ((p / 64) as usize, 1u64 << (p % 64));
+            // p < high_water, whose word count fits usize (checked in `verify`).
+            let Ok(word) = usize::try_from(p / 64) else {
+                return corrupt(format!("{at}: page {p} past the addressable pages"));
+            };
+            let bit = 1u64 << (p % 64);
             if self.seen[word] & bit != 0 {
                 return corrupt(format!(
                     "{at}: page {p} is reached twice (a cycle or shared page)"
@@ -117,11 +128,12 @@ impl Walker<'_> {
             }
             self.seen[word] |= bit;
         }
-        let span = read_exact_at(
-            self.file,
-            pgid * self.page_size,
-            ((overflow + 1) * self.page_size) as usize,
-        )?;
+        let Ok(span_len) = usize::try_from((overflow + 1) * self.page_size) else {
+            return corrupt(format!(
+                "{at}: page {pgid} spans more than this machine can address"
+            ));
+        };
+        let span = read_exact_at(self.file, pgid * self.page_size, span_len)?;
         self.stats.pages += 1;
         let at = format!("{at} > page {pgid}");
         self.node(&span, depth, &at, bounds)

@@ -270,7 +270,7 @@ fn strip_defaults(schema: &mut serde_json::Value) {
 /// One CRD as a YAML document (no leading `---`), as the chart's `crds/` files hold it.
 pub fn render_yaml(crd: &CustomResourceDefinition) -> String {
     // Serialising a `CustomResourceDefinition` cannot fail: it is plain data with string keys.
-    serde_yaml::to_string(crd).expect("a CustomResourceDefinition serialises to YAML")
+    serde_norway::to_string(crd).expect("a CustomResourceDefinition serialises to YAML")
 }
 
 /// All CRDs as one multi-document YAML stream (each document starts with `---`), the output

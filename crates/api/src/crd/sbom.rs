@@ -45,10 +45,15 @@ impl SbomSummary {
     /// dependency entries.
     pub fn of(bom: &Bom) -> Self {
         SbomSummary {
-            components_count: bom.components.len() as u32 + 1,
-            dependencies_count: bom.dependencies.len() as u32,
+            components_count: saturating_count(bom.components.len()).saturating_add(1),
+            dependencies_count: saturating_count(bom.dependencies.len()),
         }
     }
+}
+
+/// A length as the CRD's `u32` count, `u32::MAX` beyond it (never wrapped).
+fn saturating_count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A CycloneDX BOM as Trivy Operator stores it (`.report.components`).

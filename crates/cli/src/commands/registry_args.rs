@@ -88,8 +88,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if secs <= 0.0 {
         return Err(format!("duration must be positive: {s:?}"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    if !secs.is_finite() || secs > MAX_DURATION_SECS {
+        return Err(format!(
+            "duration out of range: {s:?} (accepted: more than 0 and at most {MAX_DURATION_SECS}s, about 2562047h)"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
+
+/// The largest duration accepted (as Go's `time.Duration`: `i64::MAX` nanoseconds, in whole
+/// seconds): far beyond any real timeout, and small enough that adding it to an `Instant`
+/// cannot overflow.
+pub const MAX_DURATION_SECS: f64 = 9_223_372_036.0;
 
 #[cfg(test)]
 mod tests {
@@ -103,5 +113,13 @@ mod tests {
         assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("0s").is_err());
+        assert_eq!(
+            parse_duration("2562047h").unwrap(),
+            Duration::from_secs(2_562_047 * 3600)
+        );
+        for overflowing in ["99999999999999999999999h", "9223372037", &"9".repeat(400)] {
+            let e = parse_duration(overflowing).unwrap_err();
+            assert!(e.contains("out of range"), "{overflowing}: {e}");
+        }
     }
 }

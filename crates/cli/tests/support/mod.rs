@@ -114,7 +114,7 @@ pub fn fixture_advisories() -> BTreeMap<String, BTreeMap<String, Vec<FixtureAdvi
     let mut out: BTreeMap<String, BTreeMap<String, Vec<FixtureAdvisory>>> = BTreeMap::new();
     for f in ["debian-12.yaml", "alpine-3.23.yaml"] {
         let text = std::fs::read_to_string(shared_testdata().join("vulndb").join(f)).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         for top in doc.as_sequence().unwrap() {
             let platform = top["bucket"].as_str().unwrap();
             if platform == "vulnerability" || platform == "data-source" {
@@ -370,7 +370,7 @@ pub fn sightline_measured(args: &[&str]) -> Measured {
         .map(|x| x.parse().unwrap())
         .collect();
     let run = Run {
-        code: f[1] as i32,
+        code: i32::try_from(f[1]).expect("an exit code"),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
@@ -381,7 +381,7 @@ pub fn sightline_measured(args: &[&str]) -> Measured {
     );
     Measured {
         run,
-        max_rss_kib: f[0] as u64,
+        max_rss_kib: u64::try_from(f[0]).expect("a peak RSS"),
         wall,
     }
 }

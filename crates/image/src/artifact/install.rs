@@ -220,7 +220,7 @@ fn swap_into_place(new: &Path, dest: &Path, last: &[&str]) -> Result<(), FsError
     if !dest.exists() {
         return fs::rename(new, dest).map_err(fs_err(dest));
     }
-    match exchange(new, dest) {
+    match super::rename_exchange::exchange(new, dest) {
         Ok(()) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) => {
             tracing::debug!("RENAME_EXCHANGE unsupported here ({e}); swapping entry by entry");
@@ -249,34 +249,6 @@ fn swap_entries(new: &Path, dest: &Path, last: &[&str]) -> Result<(), FsError> {
         fs::rename(&from, &to).map_err(fs_err(&to))?;
     }
     Ok(())
-}
-
-#[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let ca = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    let cb = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: two valid NUL-terminated paths; renameat2 does not retain them.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ use crate::{ImageError, Progress, RegistryOptions};
 
 mod install;
 mod publish;
+#[allow(unsafe_code)]
+mod rename_exchange;
 
 pub use crate::digest::{BlobMismatch, DigestReader};
 pub use install::{sweep_stale_installs, FsError, StagedDir};

@@ -93,8 +93,21 @@ pub fn parse_duration(key: &str, s: &str) -> Result<Duration, ConfigError> {
         total += n * scale;
         rest = &rest[unit_end..];
     }
-    Ok(Duration::from_secs_f64(total))
+    if !total.is_finite() || total > GO_MAX_DURATION_SECS {
+        return Err(ConfigError {
+            key: key.into(),
+            value: s.into(),
+            reason: format!(
+                "out of range: a duration is at most {GO_MAX_DURATION_SECS}s (about 2562047h, Go's largest)"
+            ),
+        });
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| err())
 }
+
+/// The largest duration Go (and so Helm and Kubernetes) can hold: `i64::MAX` nanoseconds, in
+/// whole seconds.
+pub const GO_MAX_DURATION_SECS: f64 = 9_223_372_036.0;
 
 /// Shell-style glob with `*` and `?` (what `excludeNamespaces` entries use).
 pub fn glob_match(pattern: &str, text: &str) -> bool {

@@ -118,3 +118,19 @@ fn go_durations_and_globs() {
     assert!(glob_match("kube-*", "kube-system") && glob_match("*", "") && glob_match("a?c", "abc"));
     assert!(!glob_match("kube-*", "my-kube-system") && !glob_match("a?c", "ac"));
 }
+
+#[test]
+fn an_overflowing_scan_job_timeout_is_a_config_error_naming_its_key() {
+    let huge = format!("{}s", "9".repeat(400));
+    for v in ["99999999999999999999999h", "9223372037s", &huge] {
+        let e =
+            OperatorConfig::from_yaml(&format!("operator: {{scanJobTimeout: '{v}'}}")).unwrap_err();
+        assert_eq!(e.key, "operator.scanJobTimeout", "{v}");
+        assert!(e.reason.contains("out of range"), "{v}: {}", e.reason);
+    }
+    // Go's largest duration still loads.
+    let c = OperatorConfig::from_yaml("operator: {scanJobTimeout: '2562047h'}").unwrap();
+    assert_eq!(c.scan_job_timeout, Duration::from_secs(2_562_047 * 3600));
+    // A number where a duration string belongs is an error, not a panic.
+    assert!(OperatorConfig::from_yaml("operator: {scanJobTimeout: 1e30}").is_err());
+}

@@ -118,7 +118,7 @@ impl OperatorConfig {
         let values: Values = if text.trim().is_empty() {
             Values::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| ConfigError {
+            serde_norway::from_str(text).map_err(|e| ConfigError {
                 key: "<values file>".into(),
                 value: String::new(),
                 reason: e.to_string(),

@@ -106,7 +106,8 @@ pub fn pull_secret_nonce() -> String {
     if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         h.write_u128(t.as_nanos());
     }
-    format!("{:08x}", h.finish() as u32)
+    // The low 32 bits, as eight hex digits.
+    format!("{:08x}", h.finish() & 0xffff_ffff)
 }
 
 /// The platform a scan Job scans (its [`PLATFORM_ANNOTATION`]).
@@ -231,7 +232,9 @@ pub fn scan_job(config: &OperatorConfig, req: &ScanJobRequest) -> Job {
         },
         spec: Some(JobSpec {
             backoff_limit: Some(0),
-            active_deadline_seconds: Some(config.scan_job_timeout.as_secs().max(1) as i64),
+            active_deadline_seconds: Some(
+                i64::try_from(config.scan_job_timeout.as_secs().max(1)).unwrap_or(i64::MAX),
+            ),
             // A backstop: the operator deletes Jobs as soon as it has read their result.
             ttl_seconds_after_finished: Some(3600),
             template: PodTemplateSpec {

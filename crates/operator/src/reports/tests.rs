@@ -276,7 +276,10 @@ fn filters_apply() {
         .report;
     assert_eq!(r.summary.low_count, all.summary.low_count);
     assert_eq!(r.summary.unknown_count, 0);
-    assert_eq!(r.vulnerabilities.len() as u32, all.summary.low_count);
+    assert_eq!(
+        u32::try_from(r.vulnerabilities.len()).unwrap(),
+        all.summary.low_count
+    );
     assert!(r
         .vulnerabilities
         .iter()

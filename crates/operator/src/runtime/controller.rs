@@ -291,7 +291,7 @@ mod tests {
                     .unwrap();
             }
             if round % 50 == 0 {
-                tokio::time::sleep(Duration::from_millis(DEBOUNCE.as_millis() as u64 + 50)).await;
+                tokio::time::sleep(DEBOUNCE + Duration::from_millis(50)).await;
             }
         }
         tokio::time::sleep(DEBOUNCE * 3).await;

@@ -35,7 +35,7 @@ fn record(lease: &Lease) -> LeaseRecord {
         renew_time: spec.renew_time.map(|t| t.0.to_string()).unwrap_or_default(),
         duration: spec
             .lease_duration_seconds
-            .map(|s| std::time::Duration::from_secs(s.max(1) as u64)),
+            .map(|s| std::time::Duration::from_secs(u64::from(s.max(1).unsigned_abs()))),
     }
 }
 
@@ -71,7 +71,7 @@ impl Elector {
         let current = tokio::time::timeout(t.retry, self.api.get_opt(&self.name)).await??;
         let spec = |transitions: i32, acquired: Option<MicroTime>| LeaseSpec {
             holder_identity: Some(self.me.clone()),
-            lease_duration_seconds: Some(t.duration.as_secs() as i32),
+            lease_duration_seconds: Some(i32::try_from(t.duration.as_secs()).unwrap_or(i32::MAX)),
             acquire_time: acquired.or_else(|| Some(now_ts.clone())),
             renew_time: Some(now_ts.clone()),
             lease_transitions: Some(transitions),

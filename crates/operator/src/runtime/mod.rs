@@ -302,7 +302,8 @@ pub async fn run(client: Client, config: OperatorConfig, opts: RunOptions) -> an
     // Let running reconciles finish their writes (bounded).
     let _ = tokio::time::timeout(
         Duration::from_secs(10),
-        ctx.permits.acquire_many(RECONCILE_PERMITS as u32),
+        ctx.permits
+            .acquire_many(u32::try_from(RECONCILE_PERMITS).expect("a small constant")),
     )
     .await;
     if config.leader_election && result.is_ok() {
@@ -362,7 +363,7 @@ async fn db_loop(ctx: Arc<Context>, rematch: watch::Sender<u64>) {
         }
         if let Some(at) = ctx.db.current().and_then(|c| c.updated_at) {
             ctx.metrics
-                .set_db_age((chrono::Utc::now() - at).num_seconds().max(0) as u64);
+                .set_db_age(u64::try_from((chrono::Utc::now() - at).num_seconds()).unwrap_or(0));
         }
         let delay = if ctx.db.current().is_some() {
             ctx.config.db_update_interval

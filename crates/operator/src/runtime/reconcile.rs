@@ -149,7 +149,7 @@ where
     ctx.index.digests.set(&w.key, settled.keys);
     let outcome = settled.outcome;
     if outcome.written > 0 {
-        let ms = started.elapsed().as_millis() as u64;
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(workload = %w.key, written = outcome.written, unchanged = outcome.unchanged, waiting = outcome.waiting, ms, "reports written");
     } else {
         tracing::debug!(workload = %w.key, "reconciled: {outcome:?}");

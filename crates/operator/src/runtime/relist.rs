@@ -34,7 +34,7 @@ impl Default for WatchBackoff {
     fn default() -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
+            .map(|d| u64::from(d.subsec_nanos()))
             .unwrap_or(1);
         WatchBackoff { attempt: 0, seed }
     }

@@ -110,7 +110,8 @@ impl Scans {
     /// Creates Jobs while slots are free.
     pub async fn dispatch(self: Arc<Self>) {
         loop {
-            let limit = self.config.scan_jobs_concurrent_limit as usize;
+            let limit =
+                usize::try_from(self.config.scan_jobs_concurrent_limit).unwrap_or(usize::MAX);
             loop {
                 let next = {
                     let mut book = self.book.locked();

@@ -164,7 +164,7 @@ fn a_garbage_file_is_moved_aside_and_a_fresh_store_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.redb");
     let garbage: Vec<u8> = (0..64 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
         .collect();
     std::fs::write(&path, &garbage).unwrap();
     assert_recovers(&path, &garbage);
@@ -207,7 +207,7 @@ fn a_damaged_store_is_moved_aside_and_a_fresh_store_opened() {
     // Overwrite everything after the header region with noise.
     let mut bytes = std::fs::read(&path).unwrap();
     for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
-        *b = (i as u8).wrapping_mul(31) ^ 0x5a;
+        *b = i.to_le_bytes()[0].wrapping_mul(31) ^ 0x5a;
     }
     std::fs::write(&path, &bytes).unwrap();
     assert_recovers(&path, &bytes);

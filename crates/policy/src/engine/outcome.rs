@@ -86,7 +86,14 @@ pub(super) fn outcome_of(v: &Value) -> Outcome {
     }
     let mut failures = Vec::new();
     for item in items {
-        let line = |k: &str| item[k].as_u64().unwrap_or(0) as usize;
+        // A line a check reports that does not fit usize is as unknown as a missing one (0).
+        let line = |k: &str| {
+            item[k]
+                .as_u64()
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+        };
         let failure = match item {
             Value::String(s) => Failure {
                 message: s.to_string(),
