@@ -253,7 +253,10 @@ pub fn push_case(dir: &Path, case: &Case, registry: &str) -> io::Result<Pushed> 
         .unwrap_or_default()
         .to_string()];
     for l in manifest["layers"].as_array().into_iter().flatten() {
-        blobs.push(l["digest"].as_str().unwrap_or_default().to_string());
+        let d = l["digest"].as_str().unwrap_or_default().to_string();
+        if !blobs.contains(&d) {
+            blobs.push(d); // a layer named many times is uploaded once
+        }
     }
     for b in &blobs {
         push_blob(&mut conn, &repo, &layout, b)?;
