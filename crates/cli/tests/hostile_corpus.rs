@@ -22,9 +22,10 @@ const RSS_BOUND_MIB: f64 = 512.0;
 /// of taking the machine's memory.
 const ADDRESS_SPACE: u64 = 4 << 30;
 /// Debug-build cases slower than 90 s: the manual script runs them (see the module doc).
-/// None today: the slowest, gzip-bomb (10 GiB inflated and hashed), takes ~13 s in a debug
-/// build; ten-thousand-layers took ~90 s before the layer limit (it is refused at the
-/// manifest once `--max-layers` exists).
+/// None once the limits are in: gzip-bomb (10 GiB inflated and hashed) takes 13-17 s in a
+/// debug build. Without `--max-layers`, ten-thousand-layers fetches all 10,000 layers
+/// (90-183 s in a debug build on a busy machine); with it, the manifest is refused at once.
+/// Should the limit not land, add it here.
 const MANUAL: &[&str] = &[];
 /// Where the traversal case's entry would land if it were ever written.
 const TRAVERSAL_VICTIM: &str = "/tmp/sightline-hostile-traversal-pwned";

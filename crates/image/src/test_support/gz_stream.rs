@@ -196,7 +196,7 @@ impl<W: Write> FillWrite for DeflateStream<W> {
                 self.written += chunk.len() as u64;
             }
         }
-        if n % self.chunk > 0 {
+        if !n.is_multiple_of(self.chunk) {
             let rest = Self::compressed_run(byte, n % self.chunk)?;
             self.out.write_all(&rest)?;
             self.written += rest.len() as u64;
