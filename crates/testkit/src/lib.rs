@@ -1,13 +1,15 @@
 //! Test harness shared by the CLI's integration tests and the benches, so each piece is
 //! written once: the real test registries ([`registry`]), the real test cluster and a
 //! `sightline operator` process on the host ([`cluster`], [`operator`]), polling waits
-//! ([`wait`]), the shared test data ([`paths`]) and DB publishing ([`publish`]).
+//! ([`wait`]), the shared test data ([`paths`]), DB publishing ([`publish`]) and the
+//! hostile-image corpus ([`hostile`]).
 //!
 //! The `sightline` binary is not visible from a library (`CARGO_BIN_EXE_*` exists only in
 //! the CLI crate's own tests), so whatever runs it takes its path: tests pass
 //! `env!("CARGO_BIN_EXE_sightline")`, benches the release binary.
 
 pub mod cluster;
+pub mod hostile;
 pub mod http;
 pub mod operator;
 pub mod paths;

@@ -5,6 +5,7 @@
 //! directories that `skopeo`/`umoci` accept, so tests can also push them to a real registry.
 
 pub mod fault_proxy;
+pub mod gz_stream;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -37,10 +38,12 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip to memory")
 }
 
-/// Builds a layer tar in memory. Entry names and link targets are written exactly as given
-/// (no validation), so hostile entries can be made; names are limited to 100 bytes.
-pub struct TarBuilder {
-    builder: tar::Builder<Vec<u8>>,
+/// Builds a layer tar, in memory (`TarBuilder::new`) or streamed into any writer
+/// (`TarBuilder::on`, e.g. a [`gz_stream::GzLayerWriter`]). Entry names and link targets are
+/// written exactly as given (no validation), so hostile entries can be made; names are
+/// limited to 100 bytes.
+pub struct TarBuilder<W: Write = Vec<u8>> {
+    builder: tar::Builder<W>,
 }
 
 impl Default for TarBuilder {
@@ -50,45 +53,90 @@ impl Default for TarBuilder {
 }
 
 impl TarBuilder {
-    /// An empty tar.
+    /// An empty tar in memory.
     pub fn new() -> Self {
+        TarBuilder::on(Vec::new())
+    }
+
+    /// The tar bytes.
+    pub fn build(self) -> Vec<u8> {
+        self.finish()
+    }
+}
+
+/// A GNU header of `kind` for `path` (written raw, at most 100 bytes), `size` and `mode`,
+/// owned by root, mtime 0, checksum set.
+pub fn raw_header(kind: EntryType, path: &str, link: Option<&str>, size: u64, mode: u32) -> Header {
+    let mut h = Header::new_gnu();
+    {
+        let old = h.as_old_mut();
+        assert!(
+            path.len() <= old.name.len(),
+            "test tar names are limited to 100 bytes: {path}"
+        );
+        old.name[..path.len()].copy_from_slice(path.as_bytes());
+        if let Some(link) = link {
+            assert!(
+                link.len() <= old.linkname.len(),
+                "link target too long: {link}"
+            );
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+    }
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    h
+}
+
+impl<W: Write> TarBuilder<W> {
+    /// An empty tar streamed into `writer` (nothing is buffered here).
+    pub fn on(writer: W) -> Self {
         TarBuilder {
-            builder: tar::Builder::new(Vec::new()),
+            builder: tar::Builder::new(writer),
         }
     }
 
-    fn raw(
-        mut self,
-        kind: EntryType,
-        path: &str,
-        link: Option<&str>,
-        data: &[u8],
-        mode: u32,
-    ) -> Self {
-        let mut h = Header::new_gnu();
-        {
-            let old = h.as_old_mut();
-            assert!(
-                path.len() <= old.name.len(),
-                "test tar names are limited to 100 bytes: {path}"
-            );
-            old.name[..path.len()].copy_from_slice(path.as_bytes());
-            if let Some(link) = link {
-                assert!(
-                    link.len() <= old.linkname.len(),
-                    "link target too long: {link}"
-                );
-                old.linkname[..link.len()].copy_from_slice(link.as_bytes());
-            }
-        }
-        h.set_entry_type(kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        self.builder.append(&h, data).expect("tar to memory");
+    /// Writes the end-of-archive blocks and returns the writer.
+    pub fn finish(self) -> W {
+        self.builder.into_inner().expect("writing the test tar")
+    }
+
+    /// The writer the tar goes to (raw bytes written here land between entries).
+    pub fn writer(&mut self) -> &mut W {
+        self.builder.get_mut()
+    }
+
+    fn raw(self, kind: EntryType, path: &str, link: Option<&str>, data: &[u8], mode: u32) -> Self {
+        let h = raw_header(kind, path, link, data.len() as u64, mode);
+        self.header_and_data(&h, data)
+    }
+
+    /// Appends `header` followed by `data` (and the padding to 512 bytes) as they are.
+    pub fn header_and_data(mut self, header: &Header, data: &[u8]) -> Self {
+        self.builder
+            .append(header, data)
+            .expect("writing the test tar");
+        self
+    }
+
+    /// An entry of `kind` at `path` whose `size` bytes of data are all `fill` (written with
+    /// [`FillWrite::fill`], so a streaming writer never holds them): a huge entry in a
+    /// small compressed layer. `size` is rounded up to 512 bytes with zero padding.
+    pub fn filled_entry(mut self, kind: EntryType, path: &str, size: u64, fill: u8) -> Self
+    where
+        W: FillWrite,
+    {
+        let h = raw_header(kind, path, None, size, 0o644);
+        let w = self.builder.get_mut();
+        w.write_all(h.as_bytes()).expect("writing the test tar");
+        w.fill(fill, size).expect("writing the test tar");
+        w.fill(0, (512 - size % 512) % 512)
+            .expect("writing the test tar");
         self
     }
 
@@ -129,7 +177,7 @@ impl TarBuilder {
             gnu.set_real_size(real_size);
         }
         h.set_cksum();
-        self.builder.append(&h, tail).expect("tar to memory");
+        self.builder.append(&h, tail).expect("writing the test tar");
         self
     }
 
@@ -141,6 +189,15 @@ impl TarBuilder {
     /// A hardlink `path` to `target` (a path from the root, as tar stores it).
     pub fn hardlink(self, path: &str, target: &str) -> Self {
         self.raw(EntryType::Link, path, Some(target), &[], 0o644)
+    }
+
+    /// A device or fifo entry (`kind` is `Char`, `Block` or `Fifo`) with major/minor numbers.
+    pub fn device(self, kind: EntryType, path: &str, major: u32, minor: u32) -> Self {
+        let mut h = raw_header(kind, path, None, 0, 0o600);
+        h.set_device_major(major).expect("GNU header");
+        h.set_device_minor(minor).expect("GNU header");
+        h.set_cksum();
+        self.header_and_data(&h, &[])
     }
 
     /// A whiteout deleting `path` from lower layers (`<dir>/.wh.<name>`).
@@ -157,12 +214,25 @@ impl TarBuilder {
         let name = format!("{}/.wh..wh..opq", dir.trim_end_matches('/'));
         self.raw(EntryType::Regular, &name, None, &[], 0o644)
     }
+}
 
-    /// The tar bytes.
-    pub fn build(self) -> Vec<u8> {
-        self.builder.into_inner().expect("tar to memory")
+/// A writer that can write `n` copies of one byte cheaply (a streaming gzip writer emits
+/// precompressed runs); the default writes them in 64 KiB pieces.
+pub trait FillWrite: Write {
+    /// Writes `n` bytes of value `byte`.
+    fn fill(&mut self, byte: u8, n: u64) -> io::Result<()> {
+        let buf = [byte; 1 << 16];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(buf.len() as u64) as usize;
+            self.write_all(&buf[..k])?;
+            left -= k as u64;
+        }
+        Ok(())
     }
 }
+
+impl FillWrite for Vec<u8> {}
 
 /// A tar stream (never in memory) holding one regular file of `size` zero bytes: a huge
 /// layer for bounded-memory tests, for [`OciLayoutWriter::write_blob_from_reader`].

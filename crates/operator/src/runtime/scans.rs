@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, PropagationPolicy};
 use kube::runtime::events::Recorder;
 use kube::runtime::watcher::{self, Event};
@@ -25,6 +27,7 @@ use crate::metrics::{FailureReason, Metrics};
 use crate::scan_state::{store_key, ScanBook, ScanRequest, ScanStatus, Subject};
 use crate::store::InventoryStore;
 use crate::sync::MutexExt;
+use crate::workload::{WorkloadKey, WorkloadKind};
 
 /// How long a tag's resolution (from a tag scan) is reused before a new scan resolves it.
 const RESOLVED_TTL: Duration = Duration::from_secs(60 * 60);
@@ -301,7 +304,24 @@ impl Scans {
         }
     }
 
-    /// Records a failure: metric, Event on every waiting workload, backoff; the waiters are
+    /// The controller reference of a ReplicaSet waiter (read when a scan fails, so the
+    /// failure's Event reaches its Deployment too); `None` for other kinds or on error.
+    async fn controller_of_replica_set(&self, w: &WorkloadKey) -> Option<OwnerReference> {
+        if w.kind != WorkloadKind::ReplicaSet {
+            return None;
+        }
+        let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &w.namespace);
+        match api.get_metadata_opt(&w.name).await {
+            Ok(rs) => rs.and_then(|rs| crate::workload::controller_of(&rs.metadata).cloned()),
+            Err(e) => {
+                tracing::debug!(workload = %w, "reading the ReplicaSet's owner: {e}");
+                None
+            }
+        }
+    }
+
+    /// Records a failure: metric, Event on every waiting workload (and the Deployment of a
+    /// ReplicaSet), backoff; the waiters are
     /// woken now and requeue themselves for when the backoff ends.
     async fn fail(&self, key: &str, reason: FailureReason, message: &str) {
         let failure = self
@@ -319,7 +339,10 @@ impl Scans {
             f.retry_in.as_secs()
         );
         for w in f.waiters {
-            writes::warn_event(&self.recorder, &w, "ScanFailed", "Scan", &note).await;
+            let owner = self.controller_of_replica_set(&w).await;
+            for target in writes::event_targets(&w, owner.as_ref()) {
+                writes::warn_event_on(&self.recorder, &target, "ScanFailed", "Scan", &note).await;
+            }
             self.triggers.wake(w);
         }
     }
