@@ -30,6 +30,9 @@ pub mod artifact;
 mod auth;
 pub mod digest;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 mod local;
 mod manifest;
