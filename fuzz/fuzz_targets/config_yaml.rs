@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         });
         let mut plain = o.value.clone();
         input::strip_annotations(&mut plain);
-        assert!(!has_meta(&plain), "annotations left after strip_annotations");
+        assert!(
+            !has_meta(&plain),
+            "annotations left after strip_annotations"
+        );
     }
 });
 

@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let parsed = ImageReference::parse(input);
     let client = sightline_image::fuzzing::reference(input);
-    assert_eq!(parsed.is_ok(), client.is_some(), "the two entry points disagree on {input:?}");
+    assert_eq!(
+        parsed.is_ok(),
+        client.is_some(),
+        "the two entry points disagree on {input:?}"
+    );
     if let Ok(r) = parsed {
         let _ = r.is_docker_hub();
         let mut again = format!("{}/{}", r.registry, r.repository);
@@ -21,8 +25,9 @@ fuzz_target!(|data: &[u8]| {
         if let Some(d) = &r.digest {
             again = format!("{again}@{d}");
         }
-        let reparsed = ImageReference::parse(&again)
-            .unwrap_or_else(|e| panic!("{input:?} parsed, its normal form {again:?} does not: {e}"));
+        let reparsed = ImageReference::parse(&again).unwrap_or_else(|e| {
+            panic!("{input:?} parsed, its normal form {again:?} does not: {e}")
+        });
         assert_eq!(reparsed, r, "{input:?} -> {again:?}");
     }
 });

@@ -51,14 +51,26 @@ fn compare_versions(pkgs: &[Package], scheme: Scheme) {
     for (i, p) in pkgs.iter().take(256).enumerate() {
         let _ = sightline_version::validate(scheme, &p.version);
         let _ = sightline_version::validate(scheme, &p.src_version);
-        for fixed in ["0", "1.0-1", "2:1.2.3~rc1-1+deb12u1", "1.2.3-r4", "1.2_alpha3-r0"] {
+        for fixed in [
+            "0",
+            "1.0-1",
+            "2:1.2.3~rc1-1+deb12u1",
+            "1.2.3-r4",
+            "1.2_alpha3-r0",
+        ] {
             let _ = sightline_version::compare(scheme, &p.version, fixed);
         }
         if let Some(prev) = i.checked_sub(1).map(|j| &pkgs[j]) {
             let ab = sightline_version::compare(scheme, &prev.version, &p.version);
             let ba = sightline_version::compare(scheme, &p.version, &prev.version);
             if let (Ok(ab), Ok(ba)) = (ab, ba) {
-                assert_eq!(ab, ba.reverse(), "{scheme} compare is not antisymmetric: {:?} vs {:?}", prev.version, p.version);
+                assert_eq!(
+                    ab,
+                    ba.reverse(),
+                    "{scheme} compare is not antisymmetric: {:?} vs {:?}",
+                    prev.version,
+                    p.version
+                );
             }
         }
     }

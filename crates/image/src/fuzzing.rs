@@ -24,7 +24,12 @@ const MAX_LAYERS: usize = 4;
 pub fn manifest(data: &[u8]) {
     match Manifest::parse(data, "fuzz manifest") {
         Ok(Manifest::Index { manifests }) => {
-            for want in ["linux/amd64", "linux/arm64", "linux/arm/v6", "windows/amd64"] {
+            for want in [
+                "linux/amd64",
+                "linux/arm64",
+                "linux/arm/v6",
+                "windows/amd64",
+            ] {
                 let want: Platform = want.parse().expect("a valid platform");
                 if let Ok(d) = select_platform(&manifests, &want, "fuzz") {
                     let _ = crate::manifest::sha256_hex(&d.digest);
@@ -175,4 +180,48 @@ pub fn reference(input: &str) -> Option<String> {
     let r = crate::registry::parse_reference(input).ok()?;
     let _ = (r.resolve_registry(), r.repository(), r.tag(), r.digest());
     Some(r.whole())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, content) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, path, *content).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// The harness must get well-formed layers through the digest checks to the merge, or
+    /// the fuzz targets would only ever see the error path.
+    #[test]
+    fn layers_reach_the_merge() {
+        let lower = tar(&[("etc/os-release", b"ID=debian\n"), ("etc/gone", b"x")]);
+        let upper = tar(&[("etc/.wh.gone", b""), ("etc/new", b"y")]);
+        for gz in [false, true] {
+            let (l, u) = if gz {
+                (gzip(&lower), gzip(&upper))
+            } else {
+                (lower.clone(), upper.clone())
+            };
+            let input = [l.as_slice(), LAYER_SEPARATOR, u.as_slice()].concat();
+            let rootfs = layers(&input, gz).expect("two valid layers merge");
+            let files: Vec<&str> = rootfs.files().map(|(p, _)| p).collect();
+            assert_eq!(files, ["etc/new", "etc/os-release"], "gzip: {gz}");
+            assert!(layers(b"not a tar at all, not a gzip stream either", gz).is_none());
+        }
+    }
 }
