@@ -31,6 +31,9 @@ mod auth;
 pub mod digest;
 mod error;
 mod fence;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 pub mod limits;
 mod local;

@@ -156,6 +156,11 @@ impl VulnDb {
             HeaderError::Io(e) => io_err(e),
             HeaderError::Corrupt(reason) => corrupt(reason),
         })?;
+        // Listing the top-level buckets (below) follows the root page's offsets unchecked.
+        verify::verify_top_level(&file, &header).map_err(|e| match e {
+            HeaderError::Io(e) => io_err(e),
+            HeaderError::Corrupt(reason) => corrupt(reason),
+        })?;
 
         let owned = path.to_path_buf(); // an owned path: the opaque DB type captures it
         let opened = catch(|| BoltOptions::default().open_ro(owned))
@@ -406,6 +411,30 @@ fn replaced(_path: &Path, _opened: &std::fs::Metadata) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs the `trivy_db` fuzz target (fuzz/) crashed on: each must be refused as corrupt by
+    /// `open` or `verify`, never crash the process. `root-inline-bucket-past-map.db`: a root
+    /// page whose element runs past the file made bbolt-rs read outside its memory map
+    /// (SIGSEGV) while `open` listed the top-level buckets.
+    #[test]
+    fn fuzz_regressions_are_refused_as_corrupt() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-regressions/trivy_db");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let refused = match VulnDb::open(&path) {
+                Err(e) => e,
+                Ok(db) => db.verify().expect_err("a fuzz regression input verifies"),
+            };
+            assert!(
+                matches!(refused, DbError::Corrupt { .. }),
+                "{}: {refused}",
+                path.display()
+            );
+            seen += 1;
+        }
+        assert!(seen > 0, "no inputs in {}", dir.display());
+    }
 
     #[test]
     fn vulndb_is_send_and_sync() {
