@@ -13,7 +13,7 @@ impl FileSource for RootfsFiles<'_> {
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
         self.0
             .read(path)
-            .map(|f| f.map(|f| f.content.clone()))
+            .map(|f| f.map(|f| f.content.to_vec()))
             .map_err(|e| e.to_string())
     }
 
