@@ -1,7 +1,7 @@
 # Shared by the project's scripts: locations and the one-time machine setup.
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHARED="${SIGHTLINE_SHARED_DIR:-$(cd "$ROOT/../shared" 2>/dev/null && pwd)}"
+SHARED="${SIGHTLINE_SHARED_DIR:-$(cd "$ROOT/../shared" 2>/dev/null && pwd || true)}"
 [ -n "$SHARED" ] && [ -d "$SHARED/scripts" ] || { echo "error: ../shared not found next to $ROOT (set SIGHTLINE_SHARED_DIR)" >&2; exit 1; }
 export SIGHTLINE_SHARED_DIR="$SHARED"
 
