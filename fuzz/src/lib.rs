@@ -1,30 +1,11 @@
 //! Helpers shared by the fuzz targets: the production adaptors the targets need to chain one
 //! parser's output into the next stage (as `sightline-scan` does), nothing that parses.
 
-use sightline_image::Rootfs;
-use sightline_inventory::{FileSource, Inventory, OsFamily, Package};
+use sightline_inventory::{Inventory, OsFamily, Package};
 use sightline_version::Scheme;
 
-/// An image's merged root filesystem as the analyzers read it (what `sightline-scan` passes
-/// to `sightline_inventory::analyze`).
-pub struct RootfsFiles<'a>(pub &'a Rootfs);
-
-impl FileSource for RootfsFiles<'_> {
-    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0
-            .read(path)
-            .map(|f| f.map(|f| f.content.to_vec()))
-            .map_err(|e| e.to_string())
-    }
-
-    fn list_dir(&self, dir: &str) -> Vec<String> {
-        self.0
-            .list_dir(dir)
-            .into_iter()
-            .map(|(p, _)| p.to_string())
-            .collect()
-    }
-}
+/// An image's merged root filesystem as the analyzers read it (the scan's own adaptor).
+pub use sightline_scan::RootfsFiles;
 
 /// What follows an analyzer in a scan: every parsed package version validated and compared
 /// with its neighbours and a few fixed versions under the OS family's scheme (what matching

@@ -20,42 +20,6 @@ fn fixture_db_repo(registry: &str, name: &str) -> String {
     repo
 }
 
-fn start(
-    c: &Cluster,
-    work: &std::path::Path,
-    apps: &str,
-    system: &str,
-    db_repo: &str,
-    extra_insecure: &[String],
-) -> Operator {
-    let mut insecure = vec![c.pod_registry.clone(), c.pod_auth_registry.clone()];
-    insecure.extend_from_slice(extra_insecure);
-    let values = work.join("values.yaml");
-    std::fs::write(
-        &values,
-        format!(
-            "targetNamespaces: {apps}\noperator:\n  scanJobsConcurrentLimit: 2\ntrivy:\n  dbRepository: {db_repo}\n  nonSslRegistries: [{}]\n",
-            insecure.join(", ")
-        ),
-    )
-    .unwrap();
-    Operator::new(
-        bin(),
-        c,
-        &work.join("cache"),
-        &work.join("operator.log"),
-        &[
-            "--config".into(),
-            values.to_str().unwrap().into(),
-            "--namespace".into(),
-            system.into(),
-            "--scan-job-image".into(),
-            c.scanner_image(bin()),
-        ],
-    )
-    .start()
-}
-
 fn no_leftovers(c: &Cluster, system: &str) {
     wait_for(
         Duration::from_secs(90),
@@ -90,7 +54,7 @@ fn operator_killed_mid_scan_adopts_its_job_on_restart() {
     c.namespace(system);
     let work = tempfile::tempdir().unwrap();
     let db = fixture_db_repo(&reg.registry, "sl-fault-kill");
-    let mut op = start(&c, work.path(), apps, system, &db, &[]);
+    let mut op = start_operator(&c, work.path(), apps, system, &db, &[]);
 
     let image = format!("{}/library/alpine:3.23", c.pod_registry);
     c.kubectl(&[
@@ -165,7 +129,7 @@ fn registry_failure_is_an_event_a_metric_and_a_retry() {
         .unwrap();
     let work = tempfile::tempdir().unwrap();
     let db = fixture_db_repo(&reg.registry, "sl-fault-registry");
-    let op = start(
+    let op = start_operator(
         &c,
         work.path(),
         apps,
@@ -268,7 +232,7 @@ fn api_server_restart_mid_run_loses_and_duplicates_nothing() {
     c.namespace(system);
     let work = tempfile::tempdir().unwrap();
     let db = fixture_db_repo(&reg.registry, "sl-fault-api");
-    let op = start(&c, work.path(), apps, system, &db, &[]);
+    let op = start_operator(&c, work.path(), apps, system, &db, &[]);
 
     let alpine = format!("{}/library/alpine:3.23", c.pod_registry);
     c.kubectl(&[
@@ -366,7 +330,7 @@ fn a_report_too_big_for_etcd_is_trimmed_not_rejected() {
         &RegistryOptions::default(),
         sightline_vulndb::install::DbKind::Vuln.layer_media_type(),
     );
-    let op = start(&c, work.path(), apps, system, &repo, &[]);
+    let op = start_operator(&c, work.path(), apps, system, &repo, &[]);
     let image = format!("{}/library/debian:bookworm-minbase", c.pod_registry);
     c.kubectl(&[
         "-n",

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sightline_testkit::hostile::{self, push, REPO_PREFIX, TAG};
-use sightline_testkit::{cluster, wait_for, Cluster, Operator};
+use sightline_testkit::{cluster, wait_for, Cluster};
 use support::*;
 
 /// The CI cases, each with what its Event note must contain.
@@ -24,33 +24,6 @@ const CASES: &[(&str, &str)] = &[
     ("ten-thousand-layers", "--max-layers"),
     ("huge-config", "--max-config-size"),
 ];
-
-fn start(c: &Cluster, work: &std::path::Path, apps: &str, system: &str, db_repo: &str) -> Operator {
-    let values = work.join("values.yaml");
-    std::fs::write(
-        &values,
-        format!(
-            "targetNamespaces: {apps}\noperator:\n  scanJobsConcurrentLimit: 2\ntrivy:\n  dbRepository: {db_repo}\n  nonSslRegistries: [{}, {}]\n",
-            c.pod_registry, c.pod_auth_registry
-        ),
-    )
-    .unwrap();
-    Operator::new(
-        bin(),
-        c,
-        &work.join("cache"),
-        &work.join("operator.log"),
-        &[
-            "--config".into(),
-            values.to_str().unwrap().into(),
-            "--namespace".into(),
-            system.into(),
-            "--scan-job-image".into(),
-            c.scanner_image(bin()),
-        ],
-    )
-    .start()
-}
 
 fn deployment(name: &str, image: &str) -> String {
     format!(
@@ -138,7 +111,7 @@ fn hostile_images_fail_their_scan_jobs_with_an_event_on_the_deployment() {
     );
     publish_fixture_db(&format!("{db}:2"));
     let started = std::time::Instant::now();
-    let op = start(&c, work.path(), apps, system, &db);
+    let op = start_operator(&c, work.path(), apps, system, &db, &[]);
 
     for (name, _) in CASES {
         let image = format!("{}/{REPO_PREFIX}/{name}:{TAG}", c.pod_registry);
@@ -228,10 +201,5 @@ fn hostile_images_fail_their_scan_jobs_with_an_event_on_the_deployment() {
         .filter(|(_, _, w)| !w.is_empty())
         .map(|(n, t, w)| format!("{n}: {} ({t})", w.join("; ")))
         .collect();
-    assert!(
-        failed.is_empty(),
-        "{} case(s) failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    assert_no_case_failed(&failed);
 }

@@ -98,8 +98,9 @@ impl FileFilter for AnalyzerFiles {
     }
 }
 
-/// The image's merged root filesystem as an analyzer [`FileSource`].
-struct RootfsFiles<'a>(&'a Rootfs);
+/// The image's merged root filesystem as an analyzer [`FileSource`] (what a scan passes to
+/// `sightline_inventory::analyze`; the fuzz targets chain their layer walks into it too).
+pub struct RootfsFiles<'a>(pub &'a Rootfs);
 
 impl FileSource for RootfsFiles<'_> {
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, String> {

@@ -439,6 +439,31 @@ pub fn db_artifact(dir: &Path, kind: DbKind) -> io::Result<SingleLayer> {
 mod tests {
     use super::*;
 
+    /// Installs `archive` as the vulnerability DB into `cache`, as a download would.
+    fn install_test<R: Read>(
+        archive: &mut DigestReader<R>,
+        cache: &Path,
+    ) -> Result<Installed, InstallError> {
+        install_test_within(archive, cache, MAX_UNPACKED_BYTES)
+    }
+
+    /// [`install_test`] with an unpacked-size limit.
+    fn install_test_within<R: Read>(
+        archive: &mut DigestReader<R>,
+        cache: &Path,
+        max_unpacked: u64,
+    ) -> Result<Installed, InstallError> {
+        install_archive_within(
+            archive,
+            cache,
+            DbKind::Vuln,
+            "test",
+            Utc::now(),
+            None,
+            max_unpacked,
+        )
+    }
+
     #[test]
     fn archive_round_trip_installs() {
         let tmp = tempfile::tempdir().unwrap();
@@ -447,27 +472,11 @@ mod tests {
         let mut blob = Vec::new();
         write_archive(&src, DbKind::Vuln, &mut blob).unwrap();
         let cache = tmp.path().join("cache");
-        let installed = install_archive(
-            &mut DigestReader::new(blob.as_slice()),
-            &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
-        )
-        .unwrap();
+        let installed = install_test(&mut DigestReader::new(blob.as_slice()), &cache).unwrap();
         assert_eq!(installed.archive_size, blob.len() as u64);
         assert!(VulnDb::open_cache(&cache).is_ok());
         // A second install swaps directories (RENAME_EXCHANGE) and leaves no temp dir.
-        install_archive(
-            &mut DigestReader::new(blob.as_slice()),
-            &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
-        )
-        .unwrap();
+        install_test(&mut DigestReader::new(blob.as_slice()), &cache).unwrap();
         let names: Vec<_> = fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -492,15 +501,7 @@ mod tests {
         let leftover = cache.join(".db.tmp-4242-0-1");
         fs::create_dir_all(&leftover).unwrap();
         fs::write(leftover.join(crate::DB_FILE), vec![0u8; 4096]).unwrap();
-        install_archive(
-            &mut DigestReader::new(blob.as_slice()),
-            &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
-        )
-        .unwrap();
+        install_test(&mut DigestReader::new(blob.as_slice()), &cache).unwrap();
         assert!(!leftover.exists(), "the stale temp dir is swept");
         let (db, _) = VulnDb::open_cache(&cache).unwrap();
         assert!(!db.advisories("debian 12", "openssl").unwrap().is_empty());
@@ -517,13 +518,9 @@ mod tests {
         let blob = fixture_archive(tmp.path());
         let cache = tmp.path().join("cache");
         let wrong = format!("sha256:{}", "0".repeat(64));
-        let e = install_archive(
+        let e = install_test(
             &mut DigestReader::verifying(blob.as_slice(), &wrong, Some(blob.len() as u64)),
             &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
         )
         .unwrap_err();
         assert!(
@@ -547,13 +544,9 @@ mod tests {
         blob.truncate(blob.len() / 2);
         let cache = tmp.path().join("cache");
         let wrong = format!("sha256:{}", "0".repeat(64));
-        let e = install_archive(
+        let e = install_test(
             &mut DigestReader::verifying(blob.as_slice(), &wrong, None),
             &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
         )
         .unwrap_err();
         assert!(matches!(&e, InstallError::DigestMismatch { .. }), "{e}");
@@ -564,16 +557,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let blob = fixture_archive(tmp.path());
         let cache = tmp.path().join("cache");
-        let e = install_archive_within(
-            &mut DigestReader::new(blob.as_slice()),
-            &cache,
-            DbKind::Vuln,
-            "test",
-            Utc::now(),
-            None,
-            1024,
-        )
-        .unwrap_err();
+        let e =
+            install_test_within(&mut DigestReader::new(blob.as_slice()), &cache, 1024).unwrap_err();
         assert!(
             matches!(&e, InstallError::TooLarge { limit: 1024, .. }),
             "{e}"

@@ -416,3 +416,51 @@ pub fn secrets_of(report: &serde_json::Value) -> Vec<(String, String, u64, u64, 
     }
     out
 }
+
+/// Starts the built `sightline operator` against the cluster, watching `apps` from `system`,
+/// with the DB from `db_repo` and the test registries (plus `extra_insecure`) as plain http.
+pub fn start_operator(
+    c: &sightline_testkit::Cluster,
+    work: &std::path::Path,
+    apps: &str,
+    system: &str,
+    db_repo: &str,
+    extra_insecure: &[String],
+) -> sightline_testkit::Operator {
+    let mut insecure = vec![c.pod_registry.clone(), c.pod_auth_registry.clone()];
+    insecure.extend_from_slice(extra_insecure);
+    let values = work.join("values.yaml");
+    std::fs::write(
+        &values,
+        format!(
+            "targetNamespaces: {apps}\noperator:\n  scanJobsConcurrentLimit: 2\ntrivy:\n  dbRepository: {db_repo}\n  nonSslRegistries: [{}]\n",
+            insecure.join(", ")
+        ),
+    )
+    .unwrap();
+    sightline_testkit::Operator::new(
+        bin(),
+        c,
+        &work.join("cache"),
+        &work.join("operator.log"),
+        &[
+            "--config".into(),
+            values.to_str().unwrap().into(),
+            "--namespace".into(),
+            system.into(),
+            "--scan-job-image".into(),
+            c.scanner_image(bin()),
+        ],
+    )
+    .start()
+}
+
+/// Fails the test listing every failed case (one line each) when there is any.
+pub fn assert_no_case_failed(failed: &[String]) {
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
