@@ -96,13 +96,11 @@ pub fn layers(data: &[u8], gzip: bool) -> Option<Rootfs> {
     }
     blobs.push(rest);
 
-    let limits = crate::Limits::default();
-    let walk = Walk {
-        filter: Arc::new(|_: &str, size: u64| size <= 1 << 20),
-        visitor: Some(Arc::new(ReadSome)),
-        limits,
-        kept: Arc::new(crate::limits::KeptBudget::new(limits.max_kept_bytes)),
-    };
+    let walk = Walk::new(
+        Arc::new(|_: &str, size: u64| size <= 1 << 20),
+        Some(Arc::new(ReadSome)),
+        crate::Limits::default(),
+    );
     let mut rootfs = Rootfs::new();
     for (index, blob) in blobs.into_iter().enumerate() {
         let blob_digest = crate::manifest::sha256_digest(blob);

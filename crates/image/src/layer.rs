@@ -476,17 +476,6 @@ fn finish<R: Read>(
     blob: &mut DigestReader<R>,
     tar_digest: String,
 ) -> Result<LayerResult, ImageError> {
-    let blob_mismatch = |blob: &DigestReader<R>| {
-        let actual = blob.digest();
-        match &ctx.expected_blob {
-            Some(expected) if *expected != actual => Some(ImageError::DigestMismatch {
-                subject: format!("{} (compressed blob)", ctx.label),
-                expected: expected.clone(),
-                actual,
-            }),
-            _ => None,
-        }
-    };
     // What a verifying blob reader refused (past the declared size, wrong digest).
     let refused = |e: &io::Error| {
         BlobMismatch::of(e).map(|m| match m {
@@ -510,29 +499,14 @@ fn finish<R: Read>(
     match res {
         Err(WalkError::Hostile(e)) => Err(e),
         Err(WalkError::Decode(e)) => {
-            if let Some(refusal) = refused(&e) {
-                return Err(refusal);
-            }
-            // A blob that is not what the manifest says explains a decode error better.
-            match blob.drain() {
-                Err(drain) => {
-                    if let Some(refusal) = refused(&drain) {
-                        return Err(refusal);
-                    }
-                }
-                Ok(()) => {
-                    if let Some(mismatch) = blob_mismatch(blob) {
-                        return Err(mismatch);
-                    }
-                }
-            }
-            Err(corrupt(&e))
+            // A blob that is not what the manifest says explains a decode error better: read
+            // to its end, where the verifying reader checks its digest and size.
+            let refusal = refused(&e).or_else(|| blob.drain().err().and_then(|d| refused(&d)));
+            Err(refusal.unwrap_or_else(|| corrupt(&e)))
         }
         Ok(changes) => {
+            // At the end of the blob the verifying reader has checked its digest and size.
             blob.drain().map_err(|e| corrupt(&e))?;
-            if let Some(mismatch) = blob_mismatch(blob) {
-                return Err(mismatch);
-            }
             if tar_digest != ctx.diff_id {
                 return Err(ImageError::DigestMismatch {
                     subject: format!("{} (uncompressed tar vs config rootfs.diff_ids)", ctx.label),
@@ -622,17 +596,12 @@ mod tests {
         assert_eq!(sniff_compression(b"etc/", "l").unwrap(), Compression::None);
     }
 
-    use crate::limits::{KeptBudget, Limits};
+    use crate::limits::Limits;
     use crate::test_support::{sha256_digest, TarBuilder};
     use std::io::Cursor;
 
     fn walk_with(limits: Limits, keep: fn(&str) -> bool) -> Walk {
-        Walk {
-            filter: Arc::new(move |p: &str, _| keep(p)),
-            visitor: None,
-            limits,
-            kept: Arc::new(KeptBudget::new(limits.max_kept_bytes)),
-        }
+        Walk::new(Arc::new(move |p: &str, _| keep(p)), None, limits)
     }
 
     fn ctx_for(tar: &[u8]) -> LayerCtx {

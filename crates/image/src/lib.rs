@@ -248,6 +248,22 @@ pub(crate) struct Walk {
     pub kept: Arc<limits::KeptBudget>,
 }
 
+impl Walk {
+    /// The walk of one fetch: its kept-bytes budget starts empty at `limits.max_kept_bytes`.
+    pub(crate) fn new(
+        filter: Arc<dyn FileFilter>,
+        visitor: Option<Arc<dyn LayerVisitor>>,
+        limits: Limits,
+    ) -> Self {
+        Walk {
+            filter,
+            visitor,
+            limits,
+            kept: Arc::new(limits::KeptBudget::new(limits.max_kept_bytes)),
+        }
+    }
+}
+
 /// Progress of layer downloads (the CLI draws bars; scan Jobs stay quiet).
 pub trait Progress: Send + Sync {
     /// A layer blob starts downloading.
@@ -300,12 +316,7 @@ pub async fn fetch_image_visiting(
     visitor: Option<Arc<dyn LayerVisitor>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Image, ImageError> {
-    let walk = Walk {
-        filter,
-        visitor,
-        limits: opts.limits,
-        kept: Arc::new(limits::KeptBudget::new(opts.limits.max_kept_bytes)),
-    };
+    let walk = Walk::new(filter, visitor, opts.limits);
     match source {
         ImageSource::Registry(reference) => registry::fetch(reference, opts, walk, progress).await,
         ImageSource::OciLayout { dir, reference } => {
